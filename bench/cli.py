@@ -1,0 +1,115 @@
+"""The icm-bench command line. Thin: parse, call one function, print.
+
+Every user mistake is a BenchError, caught once in `main` and printed as one line
+(exit code 2). Heavy modules are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from bench.errors import BenchError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Benchmark image and feature codecs by what they do to machine vision.",
+)
+eval_app = typer.Typer(no_args_is_help=True, help="Evaluate prediction files directly.")
+codec_app = typer.Typer(no_args_is_help=True, help="Run one codec on one input.")
+train_app = typer.Typer(no_args_is_help=True, help="Train the project's own small networks.")
+app.add_typer(eval_app, name="eval")
+app.add_typer(codec_app, name="codec")
+app.add_typer(train_app, name="train")
+
+
+def _echo_json(obj: object) -> None:
+    typer.echo(json.dumps(obj, indent=2, sort_keys=False))
+
+
+@app.command()
+def run(
+    spec: str = typer.Argument(..., help="A preset name (see `icm-bench ls presets`) or a YAML file."),
+    set_: List[str] = typer.Option([], "--set", help="Override a spec value: key.path=value"),
+    workers: Optional[int] = typer.Option(None, help="Worker processes (default: one per core)."),
+    executor: Optional[str] = typer.Option(None, help="serial | process | dask"),
+    address: Optional[str] = typer.Option(None, help="Dask scheduler address (tcp://...)."),
+    limit: Optional[int] = typer.Option(None, help="Use only the first N dataset items."),
+    results_dir: Path = typer.Option(Path("results"), help="Where run stores go."),
+    reports_dir: Path = typer.Option(Path("reports"), help="Where reports go."),
+) -> None:
+    """Run a spec: plan jobs, run the new ones, store results, write the report."""
+    from bench.execute.runner import run_spec_cli
+
+    report = run_spec_cli(
+        spec, set_, workers=workers, executor=executor, address=address, limit=limit,
+        results_dir=results_dir, reports_dir=reports_dir,
+    )
+    typer.echo(f"report: {report}")
+
+
+@app.command("ls")
+def ls(what: str = typer.Argument(..., help="codecs | datasets | tasks | presets")) -> None:
+    """List registered codecs, datasets, tasks or shipped presets."""
+    from bench.catalog import listing
+
+    for name, help_text in listing(what):
+        typer.echo(f"{name:<20} {help_text}")
+
+
+@app.command()
+def show(
+    run_name: str = typer.Argument(..., metavar="RUN", help="A run name or results/<run> folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print the points as JSON."),
+    results_dir: Path = typer.Option(Path("results"), help="Where run stores are."),
+) -> None:
+    """Print a run's points table."""
+    from bench.execute.points import show_run
+
+    out = show_run(run_name, results_dir=results_dir, as_json=as_json)
+    typer.echo(json.dumps(out, indent=2) if as_json else out)
+
+
+@app.command()
+def doctor() -> None:
+    """Say which codecs and backends are usable here, and why not."""
+    from bench.catalog import doctor_rows
+
+    for name, ok, detail in doctor_rows():
+        typer.echo(f"{'ok ' if ok else 'NO '} {name:<20} {detail}")
+
+
+# -- commands added by other modules go above this line --
+
+
+def main() -> None:
+    """Console entry point: BenchError -> one message, exit code 2."""
+    try:
+        app(standalone_mode=False)
+    except BenchError as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("interrupted; finished jobs are stored, re-run to continue", err=True)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(2)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(1)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Datasets: COCO-format, KITTI stereo, synthetic generators."""

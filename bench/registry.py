@@ -1,0 +1,121 @@
+"""One generic registry with lazy "module:attr" targets and entry-point plugins.
+
+Importing the package stays cheap: a target module is imported the first time its
+name is looked up. Third-party packages add names through the entry-point groups
+``icm_bench.codecs``, ``icm_bench.datasets`` and ``icm_bench.tasks``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from importlib.metadata import entry_points
+from typing import Any
+
+from bench.errors import RegistryError
+
+
+def did_you_mean(name: str, choices: list[str] | tuple[str, ...]) -> str:
+    """A ' Did you mean X?' suffix, or '' when nothing is close."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def load_target(target: str) -> Any:
+    """Import "package.module:attr" and return attr."""
+    module_name, _, attr = target.partition(":")
+    if not attr:
+        raise RegistryError(f"target {target!r} is not of the form 'module:attr'")
+    module = importlib.import_module(module_name)
+    try:
+        return getattr(module, attr)
+    except AttributeError as exc:
+        raise RegistryError(f"module {module_name!r} has no attribute {attr!r}") from exc
+
+
+class Registry:
+    """Named, lazily imported objects of one kind (codecs, datasets or tasks)."""
+
+    def __init__(self, kind: str, group: str):
+        self.kind = kind
+        self.group = group
+        self._targets: dict[str, str] = {}
+        self._help: dict[str, str] = {}
+        self._loaded: dict[str, Any] = {}
+        self._plugins_scanned = False
+
+    def register(self, name: str, target: str | Any, help: str = "") -> None:
+        """Add `name` -> target ("module:attr" or the object itself)."""
+        if name in self._targets or name in self._loaded:
+            raise RegistryError(f"{self.kind} {name!r} is already registered")
+        if isinstance(target, str):
+            self._targets[name] = target
+        else:
+            self._loaded[name] = target
+        self._help[name] = help
+
+    def _scan_plugins(self) -> None:
+        if self._plugins_scanned:
+            return
+        self._plugins_scanned = True
+        for ep in entry_points(group=self.group):
+            if ep.name in self._targets or ep.name in self._loaded:
+                raise RegistryError(
+                    f"plugin {ep.value!r} registers {self.kind} {ep.name!r}, which exists already"
+                )
+            self._targets[ep.name] = ep.value
+            self._help[ep.name] = f"plugin ({ep.value})"
+
+    def names(self) -> list[str]:
+        self._scan_plugins()
+        return sorted(set(self._targets) | set(self._loaded))
+
+    def help(self, name: str) -> str:
+        return self._help.get(name, "")
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.names()
+
+    def get(self, name: str) -> Any:
+        """The registered object; RegistryError with a suggestion for unknown names."""
+        self._scan_plugins()
+        if name in self._loaded:
+            return self._loaded[name]
+        if name not in self._targets:
+            raise RegistryError(
+                f"unknown {self.kind} {name!r}.{did_you_mean(name, self.names())} "
+                f"Known: {', '.join(self.names())}"
+            )
+        obj = load_target(self._targets[name])
+        self._loaded[name] = obj
+        return obj
+
+
+CODECS = Registry("codec", "icm_bench.codecs")
+DATASETS = Registry("dataset", "icm_bench.datasets")
+TASKS = Registry("task", "icm_bench.tasks")
+
+# Built-in names. Targets are imported on first use only.
+for _name, _target, _help in [
+    ("identity", "bench.codecs.identity:IdentityCodec", "no coding: the uncompressed reference"),
+    ("vvenc", "bench.codecs.ffmpeg:VvencCodec", "VVC intra, libvvenc via ffmpeg (QP)"),
+    ("x265", "bench.codecs.ffmpeg:X265Codec", "HEVC intra, libx265 via ffmpeg (QP)"),
+    ("aom", "bench.codecs.ffmpeg:AomCodec", "AV1 intra, libaom via ffmpeg (QP/CRF)"),
+    ("svtav1", "bench.codecs.ffmpeg:SvtAv1Codec", "AV1 intra, SVT-AV1 via ffmpeg (QP)"),
+    ("jpeg", "bench.codecs.ffmpeg:JpegCodec", "JPEG via ffmpeg mjpeg (quality 2..31)"),
+    ("webp", "bench.codecs.ffmpeg:WebpCodec", "WebP via ffmpeg libwebp (quality 0..100)"),
+    ("jpegxl", "bench.codecs.ffmpeg:JpegXlCodec", "JPEG XL via ffmpeg libjxl (distance)"),
+]:
+    CODECS.register(_name, _target, _help)
+
+for _name, _target, _help in [
+    ("coco", "bench.datasets.coco:CocoDataset", "COCO-format: instances JSON + image folder"),
+    ("synthetic-coco", "bench.datasets.synthetic_coco:SyntheticCocoDataset",
+     "deterministic synthetic COCO-format set, generated on demand"),
+]:
+    DATASETS.register(_name, _target, _help)
+
+for _name, _target, _help in [
+    ("pixel", "bench.tasks.pixel:PixelQualityTask", "pixel quality: PSNR (RGB, luma), MS-SSIM"),
+]:
+    TASKS.register(_name, _target, _help)

@@ -1,0 +1,1 @@
+"""Task networks (with split points) and their evaluators."""

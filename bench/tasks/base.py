@@ -1,0 +1,56 @@
+"""The task and evaluator contracts."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+
+from bench.errors import TaskError
+from bench.types import MetricInfo, Sample
+
+
+class Evaluator(ABC):
+    """Collects one point's predictions and computes its metrics once."""
+
+    @abstractmethod
+    def metrics(self) -> list[MetricInfo]:
+        """The metrics `evaluate` returns, with their direction."""
+
+    @abstractmethod
+    def evaluate(self, predictions: dict[str, Any]) -> dict[str, float]:
+        """Metrics over all items: {item_id: that item's predictions}."""
+
+
+class Task(ABC):
+    """A task network. ``predict == head . features`` at every split point.
+
+    Predictions are plain JSON-serialisable data (they are stored and cross
+    process boundaries). Features are a dict of named float32 numpy arrays.
+    """
+
+    name: ClassVar[str] = "task"
+    version: ClassVar[str] = "1"
+    split_points: ClassVar[tuple[str, ...]] = ()
+
+    @abstractmethod
+    def predict(self, sample: Sample) -> Any:
+        """Predictions for one (possibly decoded) sample."""
+
+    def features(self, sample: Sample, split: str) -> dict[str, np.ndarray]:
+        raise TaskError(f"task {self.name!r} has no split point {split!r}")
+
+    def head(self, features: dict[str, np.ndarray], sample: Sample, split: str) -> Any:
+        raise TaskError(f"task {self.name!r} has no split point {split!r}")
+
+    @abstractmethod
+    def evaluator(self, dataset: Any) -> Evaluator:
+        """The evaluator for this task over `dataset`'s ground truth."""
+
+    def weights_hash(self) -> str:
+        """Hash of the weights in use ('' for a task without weights)."""
+        return ""
+
+    def params(self) -> dict[str, Any]:
+        return {}
