@@ -16,7 +16,9 @@ def pareto_front(points: list[tuple[float, float]], higher_is_better: bool = Tru
     """
     for i, (rate, quality) in enumerate(points):
         if not (math.isfinite(rate) and math.isfinite(quality)):
-            raise AnalysisError(f"point {i} is ({rate}, {quality}); rate and quality must be finite")
+            raise AnalysisError(
+                f"point {i} is ({rate}, {quality}); rate and quality must be finite"
+            )
     sign = 1.0 if higher_is_better else -1.0
     order = sorted(range(len(points)), key=lambda i: (points[i][0], -sign * points[i][1], i))
     front: list[int] = []
