@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 from importlib.metadata import entry_points
 from typing import Any
 
-from bench.errors import RegistryError
+from bench.errors import RegistryError, SpecError
 
 
 def did_you_mean(name: str, choices: list[str] | tuple[str, ...]) -> str:
@@ -75,6 +76,25 @@ class Registry:
 
     def __contains__(self, name: str) -> bool:
         return name in self.names()
+
+    def build(self, name: str, params: dict[str, Any] | None = None) -> Any:
+        """Instantiate `name` with keyword params; unknown params name themselves."""
+        cls = self.get(name)
+        params = dict(params or {})
+        sig = inspect.signature(cls.__init__ if isinstance(cls, type) else cls)
+        accepted = [p for p in sig.parameters if p not in ("self", "args", "kwargs")]
+        takes_kwargs = any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values())
+        unknown = [k for k in params if k not in accepted]
+        if unknown and not takes_kwargs:
+            key = unknown[0]
+            raise SpecError(
+                f"{self.kind} {name!r} has no parameter {key!r}.{did_you_mean(key, accepted)} "
+                f"Parameters: {', '.join(accepted) or '(none)'}"
+            )
+        try:
+            return cls(**params)
+        except (TypeError, ValueError) as exc:
+            raise SpecError(f"{self.kind} {name!r}: bad parameters {params}: {exc}") from exc
 
     def get(self, name: str) -> Any:
         """The registered object; RegistryError with a suggestion for unknown names."""

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import inspect
 import subprocess
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
-from bench.errors import CodecError, SpecError
-from bench.registry import CODECS, did_you_mean
+from bench.errors import CodecError
+from bench.registry import CODECS
 from bench.types import Bitstream, RatePoint
 
 
@@ -49,19 +48,7 @@ class Codec(ABC):
 
 def build_codec(type_name: str, params: dict[str, Any] | None = None) -> Codec:
     """Instantiate a registered codec; unknown params give a SpecError naming them."""
-    cls = CODECS.get(type_name)
-    params = dict(params or {})
-    sig = inspect.signature(cls.__init__)
-    accepted = [p for p in sig.parameters if p != "self"]
-    takes_kwargs = any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values())
-    if not takes_kwargs:
-        for key in params:
-            if key not in accepted:
-                raise SpecError(
-                    f"codec {type_name!r} has no parameter {key!r}.{did_you_mean(key, accepted)} "
-                    f"Parameters: {', '.join(accepted) or '(none)'}"
-                )
-    return cls(**params)
+    return CODECS.build(type_name, params)
 
 
 def run_tool(

@@ -1,0 +1,106 @@
+"""Points -> curves per codec and metric, and the BD table of each codec against the anchor."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from bench.errors import AnalysisError
+
+
+@dataclass
+class CurvePoint:
+    rate: float
+    value: float
+    point: dict[str, Any]
+    complete: bool
+
+
+def curves(points: list[dict[str, Any]], metric: str, rate_key: str = "bpp") -> dict[str, list[CurvePoint]]:
+    """codec label -> its points on `metric`, sorted by rate; points lacking it are left out."""
+    out: dict[str, list[CurvePoint]] = {}
+    for p in points:
+        value = p["metrics"].get(metric)
+        rate = p.get(rate_key) if rate_key == "bpp" else p.get("layers_bpp", {}).get(rate_key)
+        if value is None or rate is None or not _finite(value) or not _finite(rate):
+            continue
+        out.setdefault(p["codec"], []).append(CurvePoint(rate, value, p["point"], p["complete"]))
+    for pts in out.values():
+        pts.sort(key=lambda c: c.rate)
+    return out
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def metric_names(points: list[dict[str, Any]]) -> list[str]:
+    seen: dict[str, None] = {}
+    for p in points:
+        for m in p["metrics"]:
+            seen.setdefault(m, None)
+    return list(seen)
+
+
+@dataclass
+class BDRow:
+    codec: str
+    anchor: str
+    metric: str
+    bd_rate_percent: float | None
+    bd_quality: float | None
+    method: str
+    monotonic_fit: bool
+    overlap: list[float] | None
+    complete: bool
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def bd_table(
+    points: list[dict[str, Any]],
+    anchor: str,
+    metrics: list[str],
+    method: str = "pchip",
+    monotonic: bool = False,
+    directions: dict[str, bool] | None = None,
+) -> list[BDRow]:
+    """BD-rate and BD-quality of every codec with >= 2 points against `anchor`, per metric.
+
+    A pair that cannot be compared (too few points, no overlap, a non-monotonic
+    curve) gets a row with empty numbers and the reason in `note`.
+    """
+    from bench.analysis.bd import bd_rate
+
+    directions = directions or {}
+    rows: list[BDRow] = []
+    for metric in metrics:
+        per_codec = curves(points, metric)
+        ref = per_codec.get(anchor)
+        for codec, pts in per_codec.items():
+            if codec == anchor or len(pts) < 2:
+                continue
+            row = BDRow(codec, anchor, metric, None, None, method, False, None,
+                        all(p.complete for p in pts) and all(p.complete for p in ref or []))
+            if not ref or len(ref) < 2:
+                row.note = f"anchor {anchor!r} has fewer than 2 points on {metric}"
+            elif not directions.get(metric, True):
+                row.note = "lower-is-better metric: BD not computed"
+            else:
+                try:
+                    res = bd_rate(
+                        [p.rate for p in ref], [p.value for p in ref],
+                        [p.rate for p in pts], [p.value for p in pts],
+                        method=method, monotonic=monotonic, anchor_label=anchor, test_label=codec,
+                    )
+                    row.bd_rate_percent = res.bd_rate_percent
+                    row.bd_quality = res.bd_quality
+                    row.monotonic_fit = res.monotonic_fit
+                    row.overlap = list(res.to_dict().get("overlap") or [])
+                except AnalysisError as exc:
+                    row.note = str(exc)
+            rows.append(row)
+    return rows

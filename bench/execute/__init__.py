@@ -1,0 +1,1 @@
+"""Planning jobs, running one job, executors, and the driver loop."""
