@@ -27,7 +27,10 @@ def load_target(target: str) -> Any:
     module_name, _, attr = target.partition(":")
     if not attr:
         raise RegistryError(f"target {target!r} is not of the form 'module:attr'")
-    module = importlib.import_module(module_name)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise RegistryError(f"cannot import {module_name!r} (for {target!r}): {exc}") from exc
     try:
         return getattr(module, attr)
     except AttributeError as exc:
@@ -97,10 +100,16 @@ class Registry:
             raise SpecError(f"{self.kind} {name!r}: bad parameters {params}: {exc}") from exc
 
     def get(self, name: str) -> Any:
-        """The registered object; RegistryError with a suggestion for unknown names."""
+        """The registered object (or a direct "module:attr" target); RegistryError with a
+        suggestion for unknown names."""
         self._scan_plugins()
         if name in self._loaded:
             return self._loaded[name]
+        if ":" in name and name not in self._targets:
+            # A direct "module:attr" target: plugins usable without an entry point.
+            obj = load_target(name)
+            self._loaded[name] = obj
+            return obj
         if name not in self._targets:
             raise RegistryError(
                 f"unknown {self.kind} {name!r}.{did_you_mean(name, self.names())} "

@@ -159,6 +159,13 @@ def format_points_table(points: list[dict[str, Any]], metrics: list[str] | None 
     return "\n".join(lines)
 
 
+def json_number(v: Any) -> Any:
+    """Strict-JSON value: NaN -> None; +-inf -> "inf"/"-inf" (identical images have infinite PSNR)."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    return v
+
+
 def _fmt(v: Any) -> str:
     if v is None:
         return "-"
@@ -175,7 +182,8 @@ def show_run(run: str, results_dir: str | Path = "results", as_json: bool = Fals
         store.close()
     if as_json:
         return [
-            {"codec": p["codec"], "point": p["point"], "bpp": p["bpp"], "metrics": p["metrics"],
+            {"codec": p["codec"], "point": p["point"], "bpp": json_number(p["bpp"]),
+             "metrics": {k: json_number(v) for k, v in p["metrics"].items()},
              "complete": p["complete"]}
             for p in points
         ]

@@ -1,0 +1,59 @@
+"""Test-only codecs: real bytes without ffmpeg, and one that fails like a broken binary."""
+
+from __future__ import annotations
+
+import sys
+import zlib
+
+import numpy as np
+
+from bench.codecs.base import Codec, ExternalCodec
+from bench.types import Bitstream, RatePoint
+
+
+class QuantZlibCodec(Codec):
+    """Uniform quantisation with step = point, then zlib: rate falls as the step rises."""
+
+    point_kind = "step"
+
+    def encode(self, payload: np.ndarray, point: RatePoint) -> Bitstream:
+        step = int(point.value)
+        h, w, _ = payload.shape
+        q = (payload.astype(np.int32) // step).astype(np.uint8)
+        header = np.array([h, w, step], dtype=np.uint16).tobytes()
+        return Bitstream.single(header + zlib.compress(q.tobytes(), 9))
+
+    def decode(self, bitstream: Bitstream) -> np.ndarray:
+        data = bitstream.data
+        h, w, step = (int(x) for x in np.frombuffer(data[:6], dtype=np.uint16))
+        q = np.frombuffer(zlib.decompress(data[6:]), dtype=np.uint8).reshape(h, w, 3)
+        rec = q.astype(np.int32) * step + step // 2
+        return np.clip(rec, 0, 255).astype(np.uint8)
+
+    def version(self) -> str:
+        return "quantzlib-1"
+
+
+class FailingCodec(ExternalCodec):
+    """Runs a real process that exits 3 with a message at the rate points in `fail_at`."""
+
+    point_kind = "step"
+
+    def __init__(self, fail_at: list[int] | None = None):
+        self.fail_at = list(fail_at or [])
+        self._inner = QuantZlibCodec()
+
+    def params(self) -> dict:
+        return {"fail_at": self.fail_at}
+
+    def encode(self, payload: np.ndarray, point: RatePoint) -> Bitstream:
+        if int(point.value) in self.fail_at:
+            self.run([sys.executable, "-c", "import sys; sys.stderr.write('encoder exploded'); sys.exit(3)"],
+                     what="failing encoder")
+        return self._inner.encode(payload, point)
+
+    def decode(self, bitstream: Bitstream) -> np.ndarray:
+        return self._inner.decode(bitstream)
+
+    def version(self) -> str:
+        return "failing-1"
