@@ -1,0 +1,1 @@
+"""Curves, Bjontegaard metrics and baseline comparison."""
