@@ -85,6 +85,39 @@ def doctor() -> None:
         typer.echo(f"{'ok ' if ok else 'NO '} {name:<20} {detail}")
 
 
+@app.command("bd")
+def bd(
+    anchor_csv: Path = typer.Argument(..., metavar="ANCHOR.csv", help="Anchor: a row a point."),
+    test_csv: Path = typer.Argument(..., metavar="TEST.csv", help="Test curve: a row a point."),
+    method: str = typer.Option("pchip", help="pchip | cubic | akima"),
+    monotonic: bool = typer.Option(False, "--monotonic", help="Fit monotonic concave cubics."),
+    rate_col: str = typer.Option("bpp", help="The rate column."),
+    quality_col: Optional[str] = typer.Option(
+        None, help="The quality column (default: the only other numeric one)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """BD-rate and BD-quality of a test curve against an anchor curve."""
+    from bench.analysis.bd import bd_from_csv
+
+    result = bd_from_csv(anchor_csv, test_csv, method, monotonic, rate_col, quality_col)
+    typer.echo(json.dumps(result.to_dict(), indent=2) if as_json else result.summary())
+
+
+@eval_app.command("coco")
+def eval_coco(
+    annotations: Path = typer.Argument(..., metavar="ANNOTATIONS.json", help="Instances JSON."),
+    results: Path = typer.Argument(..., metavar="RESULTS.json", help="COCO results JSON (a list)."),
+    iou_type: str = typer.Option(..., "--iou-type", help="bbox | segm"),
+    backend: str = typer.Option("pycocotools", help="pycocotools | faster-coco-eval"),
+    as_json: bool = typer.Option(False, "--json", help="Print the 12 stats as JSON."),
+) -> None:
+    """COCO mAP of a results file, the 12 pycocotools stats."""
+    from bench.metrics.coco import eval_coco_cli
+
+    typer.echo(eval_coco_cli(annotations, results, iou_type, backend, as_json))
+
+
 # -- commands added by other modules go above this line --
 
 

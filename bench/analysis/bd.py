@@ -71,10 +71,13 @@ class BDResult:
 
     def summary(self) -> str:
         """A few human-readable lines."""
-        lines = [f"method: {self.method}" + (" (monotonic cubic fit)" if self.monotonic_fit else "")]
+        fit = " (monotonic cubic fit)" if self.monotonic_fit else ""
+        lines = [f"method: {self.method}{fit}"]
         if self.bd_rate_percent is not None and self.overlap_quality is not None:
             lo, hi = self.overlap_quality
-            lines.append(f"BD-rate:    {self.bd_rate_percent:+.4f} %  over quality [{lo:.6g}, {hi:.6g}]")
+            lines.append(
+                f"BD-rate:    {self.bd_rate_percent:+.4f} %  over quality [{lo:.6g}, {hi:.6g}]"
+            )
         if self.bd_quality is not None and self.overlap_rate is not None:
             lo, hi = self.overlap_rate
             lines.append(f"BD-quality: {self.bd_quality:+.6g}  over rate [{lo:.6g}, {hi:.6g}]")
@@ -175,8 +178,9 @@ def _bd_rate_percent(a_q, a_lr, t_q, t_lr, method: str, overlap: tuple[float, fl
 def _mean_gap(a_x, a_y, t_x, t_y, method: str, overlap: tuple[float, float]) -> float:
     """Mean of test(x) - anchor(x) over the overlap, both fits integrated exactly."""
     lo, hi = overlap
-    area = fit_curve(t_x, t_y, method).integrate(lo, hi) - fit_curve(a_x, a_y, method).integrate(lo, hi)
-    return area / (hi - lo)
+    test = fit_curve(t_x, t_y, method).integrate(lo, hi)
+    anchor = fit_curve(a_x, a_y, method).integrate(lo, hi)
+    return (test - anchor) / (hi - lo)
 
 
 def _overlap(a: np.ndarray, t: np.ndarray, axis: str, names: str) -> tuple[tuple | None, str]:
@@ -186,7 +190,7 @@ def _overlap(a: np.ndarray, t: np.ndarray, axis: str, names: str) -> tuple[tuple
         return (float(lo), float(hi)), ""
     ranges = f"[{a[0]:.6g}, {a[-1]:.6g}] and [{t[0]:.6g}, {t[-1]:.6g}]"
     if hi == lo:
-        return None, f"curves {names} overlap in {axis} only at the single value {lo:.6g} ({ranges})"
+        return None, f"curves {names} overlap in {axis} only at the single value {lo:.6g} " + ranges
     return None, f"curves {names} do not overlap in {axis}: {ranges}"
 
 
@@ -230,7 +234,7 @@ def _prepare_curve(
     if drops:
         idx = sorted({j for i in drops for j in (i, i + 1)})
         what = "its monotonic cubic fit is flat" if monotonic else "quality does not increase"
-        hint = "" if monotonic else " (use monotonic=True / --monotonic for the constrained cubic fit)"
+        hint = "" if monotonic else " (monotonic=True / --monotonic fits a constrained cubic)"
         raise AnalysisError(
             f"curve {label!r}: {what} with rate between points {_points(r, q, idx)}{hint}"
         )
@@ -255,14 +259,16 @@ def read_curve_csv(
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise AnalysisError(f"cannot read curve CSV {path}: {exc}") from exc
     if not rows:
-        raise AnalysisError(f"curve CSV {path} has no data rows (want a header and one row per point)")
+        raise AnalysisError(f"curve CSV {path} has no data rows (want a header, one row per point)")
     columns = [c for c in rows[0] if c is not None]
     if rate_col not in columns:
-        raise AnalysisError(f"curve CSV {path} has no rate column {rate_col!r}: columns are {columns}")
+        raise AnalysisError(f"curve CSV {path} has no rate column {rate_col!r}: columns {columns}")
     if quality_col is None:
         quality_col = _guess_quality_column(path, rows, columns, rate_col)
     elif quality_col not in columns:
-        raise AnalysisError(f"curve CSV {path} has no quality column {quality_col!r}: columns are {columns}")
+        raise AnalysisError(
+            f"curve CSV {path} has no quality column {quality_col!r}: columns {columns}"
+        )
     rates = [_cell(path, n, row, rate_col) for n, row in enumerate(rows, start=2)]
     quality = [_cell(path, n, row, quality_col) for n, row in enumerate(rows, start=2)]
     return rates, quality, quality_col
@@ -289,7 +295,9 @@ def _is_number(text: str | None) -> bool:
 def _cell(path: Path, line: int, row: dict, column: str) -> float:
     text = row.get(column)
     if not _is_number(text):
-        raise AnalysisError(f"curve CSV {path}, line {line}, column {column!r}: not a number: {text!r}")
+        raise AnalysisError(
+            f"curve CSV {path}, line {line}, column {column!r}: not a number: {text!r}"
+        )
     return float(text)  # type: ignore[arg-type]
 
 

@@ -29,7 +29,8 @@ def test_identical_curves_give_zero(method, monotonic):
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("monotonic", [False, True])
 def test_ninety_percent_rate_is_minus_ten_percent(method, monotonic):
-    r = bd_rate(ANCHOR_R, ANCHOR_Q, [0.9 * v for v in ANCHOR_R], ANCHOR_Q, method=method, monotonic=monotonic)
+    test_r = [0.9 * v for v in ANCHOR_R]
+    r = bd_rate(ANCHOR_R, ANCHOR_Q, test_r, ANCHOR_Q, method=method, monotonic=monotonic)
     assert r.bd_rate_percent == pytest.approx(-10.0, abs=1e-9)
 
 
@@ -71,13 +72,15 @@ def test_pchip_worked_example_bd_quality():
 
 def test_points_in_any_order():
     order = [3, 0, 5, 1, 4, 2]
-    shuffled = bd_rate([ANCHOR_R[i] for i in order], [ANCHOR_Q[i] for i in order],
-                       [0.8 * v for v in ANCHOR_R], [q + 0.01 for q in ANCHOR_Q])
-    ordered = bd_rate(ANCHOR_R[::-1], ANCHOR_Q[::-1], [0.8 * v for v in ANCHOR_R], [q + 0.01 for q in ANCHOR_Q])
+    test_r, test_q = [0.8 * v for v in ANCHOR_R], [q + 0.01 for q in ANCHOR_Q]
+    shuffled = bd_rate([ANCHOR_R[i] for i in order], [ANCHOR_Q[i] for i in order], test_r, test_q)
+    ordered = bd_rate(ANCHOR_R[::-1], ANCHOR_Q[::-1], test_r, test_q)
     assert shuffled == ordered
 
 
-@pytest.mark.parametrize("method, scipy_cls", [("pchip", PchipInterpolator), ("akima", Akima1DInterpolator)])
+@pytest.mark.parametrize(
+    "method, scipy_cls", [("pchip", PchipInterpolator), ("akima", Akima1DInterpolator)]
+)
 def test_matches_scipy_interpolants_integrated(method, scipy_cls):
     test_r, test_q = [0.7, 0.4, 0.2, 0.09], [0.79, 0.775, 0.75, 0.69]  # 4 points against 6
     res = bd_rate(ANCHOR_R, ANCHOR_Q, test_r, test_q, method=method)
@@ -96,7 +99,8 @@ def test_vceg_m33_cubic_matches_polyfit_in_quality():
     lo, hi = 0.69, 0.7867
     pa = np.polyint(np.polyfit(ANCHOR_Q, np.log(ANCHOR_R), 3))
     pt = np.polyint(np.polyfit(test_q, np.log(test_r), 3))
-    gap = (np.polyval(pt, hi) - np.polyval(pt, lo) - np.polyval(pa, hi) + np.polyval(pa, lo)) / (hi - lo)
+    area = np.polyval(pt, hi) - np.polyval(pt, lo) - np.polyval(pa, hi) + np.polyval(pa, lo)
+    gap = area / (hi - lo)
     assert res.bd_rate_percent == pytest.approx(100 * (math.exp(gap) - 1), abs=1e-8)
 
 
@@ -104,7 +108,8 @@ def test_quality_scale_does_not_change_bd_rate():
     test_r, test_q = [0.7, 0.4, 0.2, 0.09], [0.79, 0.775, 0.75, 0.69]
     for method in METHODS:
         unit = bd_rate(ANCHOR_R, ANCHOR_Q, test_r, test_q, method=method)
-        pct = bd_rate(ANCHOR_R, [100 * q for q in ANCHOR_Q], test_r, [100 * q for q in test_q], method=method)
+        pct = bd_rate(ANCHOR_R, [100 * q for q in ANCHOR_Q], test_r, [100 * q for q in test_q],
+                      method=method)
         assert pct.bd_rate_percent == pytest.approx(unit.bd_rate_percent, rel=1e-9)
         assert pct.bd_quality == pytest.approx(100 * unit.bd_quality, rel=1e-9)
 
@@ -144,14 +149,16 @@ def test_mixed_scales_get_a_hint():
 
 
 def test_duplicate_rates_name_the_curve_and_points():
-    with pytest.raises(AnalysisError, match=r"'mine': duplicate rates at points \(rate=0.2, quality=31\), "
-                                            r"\(rate=0.2, quality=32\)"):
+    pattern = (r"'mine': duplicate rates at points "
+               r"\(rate=0.2, quality=31\), \(rate=0.2, quality=32\)")
+    with pytest.raises(AnalysisError, match=pattern):
         bd_rate([0.1, 0.2, 0.4], [30, 33, 34], [0.1, 0.2, 0.2], [30, 31, 32], test_label="mine")
 
 
 def test_non_monotonic_quality_names_the_points_and_the_way_out():
-    with pytest.raises(AnalysisError, match=r"'anchor': quality does not increase with rate between points "
-                                            r"\(rate=0.2, quality=33\), \(rate=0.4, quality=32\).*monotonic"):
+    pattern = (r"'anchor': quality does not increase with rate between points "
+               r"\(rate=0.2, quality=33\), \(rate=0.4, quality=32\).*monotonic")
+    with pytest.raises(AnalysisError, match=pattern):
         bd_rate([0.1, 0.2, 0.4, 0.8], [30, 33, 32, 34], [0.1, 0.2, 0.4], [30, 31, 32])
 
 
@@ -228,7 +235,8 @@ def test_quality_affine_change(curve, offset, scale, method):
     r, q = curve
     t_r = [v * 0.8 for v in r]
     base = bd_rate(r, q, t_r, q, method=method)
-    moved = bd_rate(r, [scale * v + offset for v in q], t_r, [scale * v + offset for v in q], method=method)
+    q2 = [scale * v + offset for v in q]
+    moved = bd_rate(r, q2, t_r, q2, method=method)
     assert moved.bd_rate_percent == pytest.approx(base.bd_rate_percent, rel=1e-7, abs=1e-7)
     shifted = bd_quality(r, q, r, [v + offset for v in q], method=method)
     assert shifted.bd_quality == pytest.approx(offset, abs=1e-9)
@@ -273,11 +281,13 @@ def test_cli_bd_json(tmp_path):
     from bench.cli import app
 
     a = _write(tmp_path / "anchor.csv", ["bpp", "map"], list(zip(ANCHOR_R, ANCHOR_Q)))
-    t = _write(tmp_path / "test.csv", ["bpp", "map"], [(0.9 * r, q) for r, q in zip(ANCHOR_R, ANCHOR_Q)])
+    rows = [(0.9 * r, q) for r, q in zip(ANCHOR_R, ANCHOR_Q)]
+    t = _write(tmp_path / "test.csv", ["bpp", "map"], rows)
     out = CliRunner().invoke(app, ["bd", str(a), str(t), "--json", "--method", "akima"])
     assert out.exit_code == 0, out.output
     data = json.loads(out.output)
-    assert set(data) >= {"bd_rate_percent", "bd_quality", "method", "overlap", "overlap_rate", "monotonic_fit"}
+    keys = {"bd_rate_percent", "bd_quality", "method", "overlap", "overlap_rate", "monotonic_fit"}
+    assert set(data) >= keys
     assert data["bd_rate_percent"] == pytest.approx(-10.0, abs=1e-9)
     assert data["method"] == "akima" and data["monotonic_fit"] is False
     assert data["overlap"] == [0.5755, 0.7867]
