@@ -118,6 +118,20 @@ def eval_coco(
     typer.echo(eval_coco_cli(annotations, results, iou_type, backend, as_json))
 
 
+@eval_app.command("kitti")
+def eval_kitti(
+    label_dir: Path = typer.Argument(..., metavar="LABEL_DIR", help="Ground-truth label files."),
+    pred_dir: Path = typer.Argument(..., metavar="PRED_DIR", help="Detection label files."),
+    ids: Optional[Path] = typer.Option(None, "--ids", help="Frame ids to evaluate, one a line."),
+    overlaps: str = typer.Option("strict", help="strict (0.7/0.5/0.5) | loose (BEV/3D 0.5/0.25)"),
+    as_json: bool = typer.Option(False, "--json", help="Print AP in percent as JSON."),
+) -> None:
+    """KITTI AP2D, APBEV, AP3D and AOS (R40 and R11) of prediction files."""
+    from bench.metrics.kitti import eval_kitti_cli
+
+    typer.echo(eval_kitti_cli(label_dir, pred_dir, ids, overlaps, as_json))
+
+
 # -- commands added by other modules go above this line --
 
 
