@@ -167,4 +167,19 @@ def _constrained_least_squares(
     )
     if not result.success or np.min(g @ result.x) < -1e-9:
         raise AnalysisError(f"the monotonic cubic fit did not converge: {result.message}")
-    return np.asarray(result.x)
+    return _polish(a, b, g, np.asarray(result.x))
+
+
+def _polish(a: np.ndarray, b: np.ndarray, g: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Solve the KKT system on SLSQP's active constraints exactly; keep it if it is optimal."""
+    active = g[np.abs(g @ c) < 1e-7]
+    if len(active) == 0:
+        return c
+    n, m = a.shape[1], len(active)
+    kkt = np.block([[a.T @ a, -active.T], [active, np.zeros((m, m))]])
+    rhs = np.concatenate([a.T @ b, np.zeros(m)])
+    solution = np.linalg.lstsq(kkt, rhs, rcond=None)[0]
+    exact, multipliers = solution[:n], solution[n:]
+    if np.min(g @ exact) >= -1e-12 and np.min(multipliers) >= -1e-9:
+        return exact
+    return c

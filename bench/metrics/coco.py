@@ -242,10 +242,11 @@ def coco_evaluate_files(
     backend: str = "pycocotools",
 ) -> dict[str, float]:
     """The 12 stats for a results JSON file (a list of result dicts) against an instances JSON."""
+    gt = load_coco_gt(annotations)
     results = _read_json(Path(results_json), "results")
     if not isinstance(results, list):
         raise MetricError(f"COCO results file {results_json} must hold a JSON list of result dicts")
-    return coco_evaluate(annotations, results, iou_type, backend=backend)
+    return coco_evaluate(gt, results, iou_type, backend=backend)
 
 
 def format_coco_stats(stats: Mapping[str, float], iou_type: str) -> str:

@@ -113,7 +113,7 @@ def test_monotonic_fit_hand_example():
     # active, y = a + b x + c x^2 with b = -4c; least squares gives c = -9/26, a = 5/26,
     # b = 36/26, so the fitted values are 5/26, 32/26, 41/26.
     fitted = monotonic_cubic_fit(np.array([0.0, 1.0, 2.0]), np.array([0.0, 2.0, 1.0]))
-    np.testing.assert_allclose(fitted, np.array([5, 32, 41]) / 26, atol=1e-8)
+    np.testing.assert_allclose(fitted, np.array([5, 32, 41]) / 26, atol=1e-13)
 
 
 def test_monotonic_fit_keeps_a_feasible_least_squares_fit():
