@@ -67,6 +67,7 @@ def coco_evaluate(
     whose label is not in it are dropped. No results at all give what COCOeval gives
     for an empty detection set: 0 wherever there is ground truth, -1 where there is none.
     `backend` "faster-coco-eval" uses that package (if installed) for the same numbers.
+    As in pycocotools, COCOeval marks ground-truth annotations in place ("ignore", RLE).
     """
     _check_iou_type(iou_type)
     if backend not in BACKENDS:
