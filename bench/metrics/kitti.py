@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.errors import BenchError
+from bench.metrics import MetricError
 from bench.metrics.kitti_io import check_anno, label_dir_ids, read_label_dir
 from bench.metrics.kitti_iou import bev_parts, bev_iou_pairs, image_iou_pairs, iou_3d_pairs
 from bench.types import MetricInfo
@@ -69,11 +69,10 @@ def kitti_evaluate(gt_annos: list[dict], dt_annos: list[dict],
     "aos" is left out when a detection has alpha = -10 (no orientation given).
     """
     names = _check_classes(classes)
-    if overlaps not in MIN_OVERLAPS:
-        raise BenchError(f"overlaps must be 'strict' or 'loose', got {overlaps!r}")
+    _check_overlaps(overlaps)
     if len(gt_annos) != len(dt_annos):
-        raise BenchError(f"{len(gt_annos)} ground-truth frames but {len(dt_annos)} "
-                         "detection frames; give one annotation dict per frame, in the same order")
+        raise MetricError(f"{len(gt_annos)} ground-truth frames but {len(dt_annos)} "
+                          "detection frames; give one annotation dict per frame, in the same order")
     data = _Frames(gt_annos, dt_annos, names)
     result: dict[str, Any] = {}
     for cls in names:
@@ -82,8 +81,10 @@ def kitti_evaluate(gt_annos: list[dict], dt_annos: list[dict],
             m = MIN_OVERLAPS[overlaps][cls][mi]
             curves = [data.curves(cls, d, mi, m) for d in range(len(DIFFICULTIES))]
             per_metric[metric] = {diff: _ap(c[0]) for diff, c in zip(DIFFICULTIES, curves)}
-            if metric == "bbox" and data.compute_aos:
-                per_metric["aos"] = {diff: _ap(c[1]) for diff, c in zip(DIFFICULTIES, curves)}
+            if metric == "bbox":
+                aos = {diff: _ap(c[1]) for diff, c in zip(DIFFICULTIES, curves)}
+        if data.compute_aos:
+            per_metric["aos"] = aos
         result[_canonical(cls)] = per_metric
     return result
 
@@ -113,12 +114,14 @@ def evaluate_label_dirs(label_dir: str | Path, pred_dir: str | Path,
                         ids_file: str | Path | None = None, overlaps: str = "strict",
                         classes: tuple[str, ...] | list[str] = CLASSES) -> dict[str, Any]:
     """`kitti_evaluate` over ``<label_dir>/<id>.txt`` and ``<pred_dir>/<id>.txt``."""
+    _check_classes(classes)
+    _check_overlaps(overlaps)
     ids = label_dir_ids(label_dir, ids_file)
     gt = read_label_dir(label_dir, ids)
     dt = read_label_dir(pred_dir, ids)
     for i, anno in zip(ids, dt):
         if len(anno["name"]) and "score" not in anno:
-            raise BenchError(f"{str(Path(pred_dir) / (i + '.txt'))!r} has 15 columns; "
+            raise MetricError(f"{str(Path(pred_dir) / (i + '.txt'))!r} has 15 columns; "
                              "detections need a 16th column, the score")
     return kitti_evaluate(gt, dt, classes=classes, overlaps=overlaps)
 
@@ -176,13 +179,18 @@ def _canonical(name: str) -> str:
     return {"car": "Car", "pedestrian": "Pedestrian", "cyclist": "Cyclist"}[name.lower()]
 
 
+def _check_overlaps(overlaps: str) -> None:
+    if overlaps not in MIN_OVERLAPS:
+        raise MetricError(f"overlaps must be 'strict' or 'loose', got {overlaps!r}")
+
+
 def _check_classes(classes: tuple[str, ...] | list[str]) -> list[str]:
     if isinstance(classes, str):
         classes = [classes]
     names = [str(c).lower() for c in classes]
     bad = [c for c in classes if str(c).lower() not in MIN_OVERLAPS["strict"]]
     if bad or not names:
-        raise BenchError(f"KITTI classes must be among {list(CLASSES)}, got {list(classes)}")
+        raise MetricError(f"KITTI classes must be among {list(CLASSES)}, got {list(classes)}")
     return list(dict.fromkeys(names))
 
 

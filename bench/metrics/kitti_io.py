@@ -16,6 +16,7 @@ import numpy as np
 
 from bench.datasets.base import select_ids
 from bench.errors import DatasetError
+from bench.metrics import MetricError
 
 GT_COLUMNS = 15
 DT_COLUMNS = 16
@@ -108,7 +109,7 @@ def write_label_file(path: str | Path, anno: dict[str, Any]) -> None:
 def check_anno(anno: dict[str, Any], need_score: bool, source: str) -> dict[str, np.ndarray]:
     """Validate one annotation dict and return it as numpy arrays of consistent length."""
     if not isinstance(anno, dict):
-        raise DatasetError(f"{source}: an annotation must be a dict of arrays, got "
+        raise MetricError(f"{source}: an annotation must be a dict of arrays, got "
                            f"{type(anno).__name__}")
     keys = GT_KEYS + (("score",) if need_score else ())
     missing = [k for k in keys if k not in anno]
@@ -116,17 +117,21 @@ def check_anno(anno: dict[str, Any], need_score: bool, source: str) -> dict[str,
     if need_score and "score" in missing and n == 0:
         missing.remove("score")
     if missing:
-        raise DatasetError(f"{source}: annotation lacks key(s) {missing}; see "
+        raise MetricError(f"{source}: annotation lacks key(s) {missing}; see "
                            "bench.metrics.kitti_io.empty_anno() for the layout")
     out: dict[str, np.ndarray] = {"name": np.asarray(anno["name"], dtype=object).reshape(-1)}
     for key in GT_KEYS[1:] + ("score",):
         if key not in anno:
             continue
-        arr = np.asarray(anno[key], dtype=np.int64 if key == "occluded" else np.float64)
         width = _WIDTHS.get(key)
-        arr = arr.reshape(-1, width) if width else arr.reshape(-1)
+        try:
+            arr = np.asarray(anno[key], dtype=np.int64 if key == "occluded" else np.float64)
+            arr = arr.reshape(-1, width) if width else arr.reshape(-1)
+        except (TypeError, ValueError) as exc:
+            raise MetricError(f"{source}: annotation key {key!r} is not an array of numbers"
+                              f"{f' with {width} columns' if width else ''} ({exc})") from None
         if arr.shape[0] != n:
-            raise DatasetError(f"{source}: annotation key {key!r} has {arr.shape[0]} rows "
+            raise MetricError(f"{source}: annotation key {key!r} has {arr.shape[0]} rows "
                                f"but 'name' has {n}")
         out[key] = arr
     if need_score and "score" not in out:

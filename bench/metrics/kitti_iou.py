@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.errors import BenchError
+from bench.metrics import MetricError
 
 _MAX_VERTS = 8  # two convex quadrilaterals intersect in at most 8 vertices
 
@@ -156,7 +156,7 @@ def iou_3d(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
 def _as_boxes(boxes: np.ndarray, width: int) -> np.ndarray:
     arr = np.asarray(boxes, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[1] != width:
-        raise BenchError(f"expected an (N, {width}) array of boxes, got shape {arr.shape}")
+        raise MetricError(f"expected an (N, {width}) array of boxes, got shape {arr.shape}")
     return arr
 
 
