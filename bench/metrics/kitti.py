@@ -122,7 +122,7 @@ def evaluate_label_dirs(label_dir: str | Path, pred_dir: str | Path,
     for i, anno in zip(ids, dt):
         if len(anno["name"]) and "score" not in anno:
             raise MetricError(f"{str(Path(pred_dir) / (i + '.txt'))!r} has 15 columns; "
-                             "detections need a 16th column, the score")
+                              "detections need a 16th column, the score")
     return kitti_evaluate(gt, dt, classes=classes, overlaps=overlaps)
 
 
