@@ -42,3 +42,7 @@ class CodecError(BenchError):
             tail = "\n".join(stderr.strip().splitlines()[-15:])
             detail += "\n  stderr (last lines):\n    " + tail.replace("\n", "\n    ")
         super().__init__(detail)
+
+
+class MetricError(BenchError):
+    """A metric cannot be computed from the given predictions or ground truth."""

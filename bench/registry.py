@@ -134,6 +134,9 @@ for _name, _target, _help in [
     ("jpeg", "bench.codecs.ffmpeg:JpegCodec", "JPEG via ffmpeg mjpeg (quality 2..31)"),
     ("webp", "bench.codecs.ffmpeg:WebpCodec", "WebP via ffmpeg libwebp (quality 0..100)"),
     ("jpegxl", "bench.codecs.ffmpeg:JpegXlCodec", "JPEG XL via ffmpeg libjxl (distance)"),
+    ("vtm", "bench.codecs.vtm:VtmCodec", "VVC intra with VTM (user-built binaries; the VCM image anchor)"),
+    ("feature-anchor", "bench.codecs.feature_anchor:FeatureAnchorCodec",
+     "VVC feature anchor: packed 10-bit feature frame, VTM or libvvenc inside"),
 ]:
     CODECS.register(_name, _target, _help)
 
@@ -141,6 +144,9 @@ for _name, _target, _help in [
     ("coco", "bench.datasets.coco:CocoDataset", "COCO-format: instances JSON + image folder"),
     ("synthetic-coco", "bench.datasets.synthetic_coco:SyntheticCocoDataset",
      "deterministic synthetic COCO-format set, generated on demand"),
+    ("kitti", "bench.datasets.kitti:KittiDataset", "KITTI object layout (stereo, calib, labels)"),
+    ("synthetic-kitti", "bench.datasets.synthetic_kitti:SyntheticKittiDataset",
+     "deterministic synthetic KITTI-layout stereo set, generated on demand"),
 ]:
     DATASETS.register(_name, _target, _help)
 

@@ -33,7 +33,7 @@ def test_ls_and_show_json(tmp_path):
 
     spec = {
         "name": "cli",
-        "dataset": {"type": "synthetic-coco", "params": {"n_images": 2, "width": 64, "height": 48,
+        "dataset": {"type": "synthetic-coco", "params": {"n_images": 2, "width": 64, "height": 64,
                                                           "root": str(tmp_path / "data")}},
         "codecs": [{"name": "id", "type": "identity", "points": [0]}],
         "execute": {"executor": "serial"},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 import time
 import traceback
 from functools import lru_cache
@@ -41,13 +42,9 @@ def get_task(spec: dict[str, Any]) -> Any:
 def _set_threads(n: int) -> None:
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(var, str(n))
-    try:
-        import torch
-
-        if torch.get_num_threads() != n:
-            torch.set_num_threads(n)
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
+    torch = sys.modules.get("torch")  # only tasks that use torch pay for importing it
+    if torch is not None and torch.get_num_threads() != n:
+        torch.set_num_threads(n)
 
 
 def _code_images(codec: Codec, sample: Sample, point: RatePoint, rec: ItemResult, keep: bool) -> Sample:
@@ -128,7 +125,6 @@ def _fail(rec: ItemResult, exc: BaseException) -> None:
 def run_job(job: Job) -> JobResult:
     """Code, decode and run the task on every item of one job; never raises for item errors."""
     t0 = time.perf_counter()
-    _set_threads(job.threads)
     result = JobResult(key=job.key, status="ok", items=[], worker=f"{socket.gethostname()}:{os.getpid()}")
     try:
         codec = get_codec(job.codec)
@@ -138,6 +134,7 @@ def run_job(job: Job) -> JobResult:
         result.status, result.error = "failed", f"cannot build the job's objects: {exc}"
         result.wall_s = time.perf_counter() - t0
         return result
+    _set_threads(job.threads)
     point = RatePoint.from_dict(job.point)
     batch: list[tuple[ItemResult, Sample]] = []
     for item_id in job.item_ids:

@@ -8,7 +8,7 @@ def test_dask_local_cluster_runs_the_spec(tmp_path):
     raw = {
         "name": "d",
         "dataset": {"type": "synthetic-coco",
-                    "params": {"n_images": 4, "width": 64, "height": 48, "root": str(tmp_path / "data")}},
+                    "params": {"n_images": 4, "width": 64, "height": 64, "root": str(tmp_path / "data")}},
         "codecs": [{"name": "id", "type": "identity", "points": [0]}],
         "execute": {"executor": "dask", "workers": 2, "shard_size": 2},
     }
