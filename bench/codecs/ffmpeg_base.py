@@ -1,0 +1,224 @@
+"""The shared machinery of the ffmpeg image codecs (bench.codecs.ffmpeg).
+
+The rate is the size of the real bitstream ffmpeg writes. Video codecs code the VCM
+anchor's input (RGB -> 8-bit full-range 4:2:0, bench.codecs.yuv) left-shifted to 10
+bit, decode to 10-bit 4:2:0 and go back to RGB with rounding, then crop the padding
+or scale back. Image formats take RGB and decode to RGB. `Bitstream.meta` holds only
+the original size; the coded size is in the bitstream (SPS, sequence header, ...).
+Every encoder and decoder runs with one thread (the executors parallelise over jobs).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from bench.codecs.base import ExternalCodec
+from bench.codecs.ffmpeg_bin import (
+    ffmpeg_args, ffmpeg_exe, ffmpeg_version, has_decoder, has_encoder,
+)
+from bench.codecs.yuv import (
+    SWS_FLAGS, check_rgb, read_y4m, restore_size, rgb_to_yuv420, scale_filter, upshift,
+    write_yuv, yuv420_to_rgb,
+)
+from bench.errors import CodecError
+from bench.types import Bitstream, RatePoint
+
+
+class FfmpegCodec(ExternalCodec):
+    """Shared by all ffmpeg codecs: the binary, version, checks and rate-point validation.
+
+    Subclasses set the class attributes and `encoder_options` (a pure function of the
+    point value) and, through a middle class, how pixels go in and come out.
+    """
+
+    name: ClassVar[str]  # the registry name, for messages
+    encoder: ClassVar[str]  # ffmpeg encoder name
+    decoder: ClassVar[str]  # ffmpeg decoder name
+    muxer: ClassVar[str]  # ffmpeg format that writes the raw bitstream
+    demuxer: ClassVar[str]  # ffmpeg format that reads it back
+    point_range: ClassVar[tuple[float, float]]
+    point_integer: ClassVar[bool] = True
+    min_size: ClassVar[int] = 1  # smallest coded width and height the encoder takes
+
+    def __init__(self, ffmpeg: str | None = None, timeout_s: float = 600.0):
+        if not isinstance(timeout_s, (int, float)) or timeout_s <= 0:
+            raise CodecError(f"timeout_s must be a positive number of seconds, got {timeout_s!r}")
+        self.ffmpeg = ffmpeg
+        self.timeout_s = float(timeout_s)
+        self._exe: str | None = None
+
+    @property
+    def exe(self) -> str:
+        """The resolved ffmpeg binary (looked up on first use)."""
+        if self._exe is None:
+            self._exe = ffmpeg_exe(self.ffmpeg)
+        return self._exe
+
+    def version(self) -> str:
+        """E.g. 'ffmpeg n9.0.2-17-g2a571b6068-20260930 libvvenc' (the build pins the library)."""
+        return f"ffmpeg {ffmpeg_version(self.exe)} {self.encoder}"
+
+    def check(self) -> None:
+        """CodecError naming the missing encoder or decoder of this ffmpeg build."""
+        for kind, name, present in (
+            ("encoder", self.encoder, has_encoder(self.exe, self.encoder)),
+            ("decoder", self.decoder, has_decoder(self.exe, self.decoder)),
+        ):
+            if not present:
+                raise CodecError(
+                    f"ffmpeg at {self.exe} has no {kind} {name!r}; use an ffmpeg built with it "
+                    f"(codec param 'ffmpeg' or ICM_BENCH_FFMPEG)"
+                )
+
+    def point_value(self, point: RatePoint) -> int | float:
+        """The validated setting of `point`; CodecError naming the allowed range otherwise."""
+        name = self.name
+        if point.kind != self.point_kind:
+            raise CodecError(
+                f"{name} takes rate points of kind {self.point_kind!r}, got {point.label}"
+            )
+        lo, hi = self.point_range
+        value = point.value
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and lo <= value <= hi
+        if ok and self.point_integer:
+            ok = float(value).is_integer()
+            value = int(value)
+        if not ok:
+            kind = "an integer" if self.point_integer else "a number"
+            raise CodecError(
+                f"{name}: {self.point_kind} must be {kind} in {lo:g}..{hi:g}, got {point.value!r}"
+            )
+        return value
+
+    def encoder_options(self, value: int | float) -> dict[str, Any]:
+        """ffmpeg output options selecting and configuring the encoder (pure)."""
+        raise NotImplementedError
+
+    def encode(self, payload: np.ndarray, point: RatePoint) -> Bitstream:
+        """One RGB image -> its bitstream (meta: the original width and height)."""
+        image = check_rgb(payload)
+        value = self.point_value(point)
+        with tempfile.TemporaryDirectory(prefix="icm-ffmpeg-") as tmp:
+            data = self._encode(image, value, Path(tmp))
+        return Bitstream.single(data, width=image.shape[1], height=image.shape[0])
+
+    def decode(self, bitstream: Bitstream) -> np.ndarray:
+        """The bitstream -> RGB at the original size."""
+        try:
+            width, height = int(bitstream.meta["width"]), int(bitstream.meta["height"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CodecError(f"{self.name}: bitstream meta lacks the original size") from exc
+        with tempfile.TemporaryDirectory(prefix="icm-ffmpeg-") as tmp:
+            src = Path(tmp) / "in.bin"
+            src.write_bytes(bitstream.data)
+            return self._decode(src, width, height, Path(tmp))
+
+    def _encode(self, image: np.ndarray, value: int | float, tmp: Path) -> bytes:
+        raise NotImplementedError
+
+    def _decode(self, src: Path, width: int, height: int, tmp: Path) -> np.ndarray:
+        raise NotImplementedError
+
+    def _decoder_input(self) -> dict[str, Any]:
+        return {"f": self.demuxer, "c:v": self.decoder, "threads": 1}
+
+
+class YuvFfmpegCodec(FfmpegCodec):
+    """Video codecs coding one intra picture of the anchor's 10-bit full-range 4:2:0."""
+
+    def __init__(self, scale: int = 100, ffmpeg: str | None = None, timeout_s: float = 600.0):
+        super().__init__(ffmpeg=ffmpeg, timeout_s=timeout_s)
+        scale_filter(scale)
+        self.scale = int(scale)
+
+    def params(self) -> dict[str, Any]:
+        return {"scale": self.scale}
+
+    def _encode(self, image: np.ndarray, value: int | float, tmp: Path) -> bytes:
+        planes = upshift(rgb_to_yuv420(image, self.exe, self.scale, timeout=self.timeout_s))
+        height, width = planes[0].shape
+        if min(height, width) < self.min_size:
+            raise CodecError(
+                f"{self.name}: the coded picture is {width}x{height}; {self.encoder} needs at "
+                f"least {self.min_size}x{self.min_size} (use a larger image or scale)"
+            )
+        src, dst = tmp / "in.yuv", tmp / "out.bin"
+        write_yuv(src, planes, 10)
+        source = {"f": "rawvideo", "pix_fmt": "yuv420p10le", "s": f"{width}x{height}",
+                  "color_range": "pc"}
+        output = {**self.encoder_options(value), "threads": 1, "f": self.muxer}
+        self.run(ffmpeg_args(self.exe, src, dst, source, output), what=f"ffmpeg {self.encoder}")
+        return dst.read_bytes()
+
+    def _decode(self, src: Path, width: int, height: int, tmp: Path) -> np.ndarray:
+        dst = tmp / "out.y4m"
+        output = {"f": "yuv4mpegpipe", "pix_fmt": "yuv420p10le", "strict": -1}
+        self.run(ffmpeg_args(self.exe, src, dst, self._decoder_input(), output),
+                 what=f"ffmpeg {self.decoder} decode")
+        (y, u, v), bitdepth = read_y4m(dst)
+        rgb = yuv420_to_rgb(y, u, v, self.exe, bitdepth=bitdepth, timeout=self.timeout_s)
+        return restore_size(rgb, width, height, self.exe, scale=self.scale, timeout=self.timeout_s)
+
+
+class RgbFfmpegCodec(FfmpegCodec):
+    """Image formats that decode to RGB (JPEG, WebP, JPEG XL).
+
+    They take RGB and convert it themselves, or, with `yuv_input`, the rounded
+    full-range 4:2:0 of bench.codecs.yuv at the original size (for mjpeg, whose
+    swscale 8-bit conversion would otherwise bias chroma).
+    """
+
+    yuv_input: ClassVar[bool] = False
+
+    def _encode(self, image: np.ndarray, value: int | float, tmp: Path) -> bytes:
+        height, width = image.shape[:2]
+        src, dst = tmp / "in.raw", tmp / "out.bin"
+        if self.yuv_input:
+            write_yuv(src, rgb_to_yuv420(image, self.exe, scale=None, timeout=self.timeout_s), 8)
+            source = {"f": "rawvideo", "pix_fmt": "yuv420p", "s": f"{width}x{height}",
+                      "color_range": "pc"}
+        else:
+            image.tofile(src)
+            source = {"f": "rawvideo", "pix_fmt": "rgb24", "s": f"{width}x{height}"}
+        output = {**self.encoder_options(value), "sws_flags": SWS_FLAGS, "threads": 1,
+                  "f": self.muxer}
+        self.run(ffmpeg_args(self.exe, src, dst, source, output), what=f"ffmpeg {self.encoder}")
+        return dst.read_bytes()
+
+    def _decode(self, src: Path, width: int, height: int, tmp: Path) -> np.ndarray:
+        dst = tmp / "out.ppm"
+        output = {"sws_flags": SWS_FLAGS, "pix_fmt": "rgb24", "c:v": "ppm", "f": "image2pipe"}
+        self.run(ffmpeg_args(self.exe, src, dst, self._decoder_input(), output),
+                 what=f"ffmpeg {self.decoder} decode")
+        rgb = read_ppm(dst)
+        if rgb.shape[:2] != (height, width):
+            raise CodecError(
+                f"{self.decoder} decoded {rgb.shape[1]}x{rgb.shape[0]}, expected {width}x{height}"
+            )
+        return rgb
+
+
+def read_ppm(path: Path) -> np.ndarray:
+    """An 8-bit binary PPM (P6) as H x W x 3 uint8."""
+    data = path.read_bytes()
+    fields, pos = [], 0
+    while len(fields) < 4:
+        while pos < len(data) and data[pos:pos + 1].isspace():
+            pos += 1
+        start = pos
+        while pos < len(data) and not data[pos:pos + 1].isspace():
+            pos += 1
+        if start == pos:
+            raise CodecError(f"{path} is not a complete PPM file")
+        fields.append(data[start:pos])
+    if fields[0] != b"P6" or int(fields[3]) != 255:
+        raise CodecError(f"{path} is not an 8-bit binary PPM")
+    width, height = int(fields[1]), int(fields[2])
+    pixels = np.frombuffer(data, dtype=np.uint8, offset=pos + 1)
+    if pixels.size < width * height * 3:
+        raise CodecError(f"{path} is truncated")
+    return pixels[: width * height * 3].reshape(height, width, 3).copy()
