@@ -132,6 +132,20 @@ def eval_kitti(
     typer.echo(eval_kitti_cli(label_dir, pred_dir, ids, overlaps, as_json))
 
 
+@codec_app.command("run")
+def codec_run(
+    codec: str = typer.Argument(..., help="A registered image codec (see `icm-bench ls codecs`)."),
+    image: Path = typer.Argument(..., help="The image to code (PNG, JPEG, ...)."),
+    point: str = typer.Option(..., "--point", help="Rate point value: QP, quality, q, distance."),
+    set_: List[str] = typer.Option([], "--set", help="Codec parameter key=value (repeatable)."),
+    out: Path = typer.Option(..., "--out", help="Folder for <stem>.bin and <stem>.png."),
+) -> None:
+    """Code one image at one rate point; print bits, bpp, PSNR and timings as JSON."""
+    from bench.codecs.single import run_single
+
+    typer.echo(json.dumps(run_single(codec, image, point, set_, out)))
+
+
 # -- commands added by other modules go above this line --
 
 
