@@ -110,6 +110,8 @@ def find_vtm(
     dirs = _candidate_dirs(bin_dir, env)
     use_path = bin_dir is None
     looked: list[str] = []
+    if bin_dir is None and not dirs:
+        looked.append("VTM_BIN_DIR and VTM_DIR (both unset)")
     encoder = _find_binary(ENCODER_NAMES, dirs, use_path, looked)
     if encoder is None:
         raise CodecError(f"VTM encoder not found. Looked for: {'; '.join(looked)}. {HOW_TO_POINT}")

@@ -189,6 +189,8 @@ def test_missing_vtm_says_what_was_looked_for(tmp_path, monkeypatch):
     text = str(info.value)
     assert "nowhere/bin/EncoderAppStatic (VTM_DIR)" in text and "EncoderApp on PATH" in text
     assert "VTM_BIN_DIR" in text and "bin_dir" in text
+    with pytest.raises(CodecError, match=r"VTM_DIR \(both unset\); EncoderAppStatic on PATH"):
+        find_vtm(env={})
     with pytest.raises(CodecError, match="does not exist"):
         find_vtm(fake_bin(tmp_path / "b", "EncoderApp", "DecoderApp"), cfg=tmp_path / "x.cfg")
     with pytest.raises(CodecError, match="decoder not found"):
