@@ -124,8 +124,8 @@ class FeatureAnchorCodec(ExternalCodec):
         out: dict[str, Any] = {"inner": self.inner, "minmax": self.minmax}
         if self.inner == "vvenc":
             out["vvenc_preset"] = self.vvenc_preset
-        else:
-            out["cfg"] = self.cfg
+        else:  # workers rebuild the codec from these: keep where VTM is
+            out.update({k: v for k, v in (("bin_dir", self.bin_dir), ("cfg", self.cfg)) if v})
         return out
 
     def check(self) -> None:

@@ -243,7 +243,10 @@ class VtmCodec(ExternalCodec):
         return self._version
 
     def params(self) -> dict[str, Any]:
-        return {"scale": self.scale, "cfg": self.cfg}
+        """Scale and, when given, where VTM is (workers rebuild the codec from these)."""
+        out: dict[str, Any] = {"scale": self.scale}
+        out.update({k: v for k, v in (("bin_dir", self.bin_dir), ("cfg", self.cfg)) if v})
+        return out
 
     def encode(self, payload: np.ndarray, point: RatePoint) -> Bitstream:
         """RGB -> 8-bit full-range 4:2:0 (scaled, padded to even) -> VTM -> Annex-B bytes."""

@@ -76,6 +76,8 @@ def test_options_are_checked():
     assert codec.params() == {"inner": "vvenc", "minmax": [-17.8848, 16.69418],
                               "vvenc_preset": "faster"}
     assert codec.domain == "feature" and codec.point_kind == "qp"
+    vtm = FeatureAnchorCodec(inner="vtm", bin_dir="/opt/vtm/bin")
+    assert vtm.params() == {"inner": "vtm", "minmax": "per-frame", "bin_dir": "/opt/vtm/bin"}
 
 
 @pytest.fixture(scope="module")

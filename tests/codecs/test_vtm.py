@@ -215,7 +215,10 @@ def test_failing_tool_gives_the_log_tail(tmp_path):
 def test_options():
     with pytest.raises(SpecError, match="scale"):
         VtmCodec(scale=60)
-    assert VtmCodec(scale=50).params() == {"scale": 50, "cfg": None}
+    assert VtmCodec(scale=50).params() == {"scale": 50}
+    params = VtmCodec(bin_dir="/opt/vtm/bin", cfg="/opt/vtm/cfg/x.cfg", timeout_s=5).params()
+    assert params == {"scale": 100, "bin_dir": "/opt/vtm/bin", "cfg": "/opt/vtm/cfg/x.cfg"}
+    assert VtmCodec(**params).params() == params
 
 
 def test_codec_plumbing_against_the_double(vtm_double):
@@ -250,6 +253,42 @@ def test_feature_anchor_vtm_inner_plumbing_against_the_double(vtm_double):
     assert max(float(np.abs(out[k] - feats[k]).max()) for k in feats) < 0.1
 
 
+def run_anchor_through_the_harness(bin_dir, tmp_path):
+    """Run anchors/vcm-image-vtm.yaml (bin_dir given in the spec) on 3 odd-sized images."""
+    from bench.execute.runner import run_spec
+    from bench.spec import validate_spec
+    from bench.store import RunStore
+
+    spec = validate_spec({
+        "name": "vtm-anchor",
+        "dataset": {"type": "synthetic-coco", "params": {
+            "n_images": 3, "width": 75, "height": 65, "root": str(tmp_path / "data")}},
+        "codecs": [{"include": "vcm-image-vtm", "params": {"bin_dir": str(bin_dir)},
+                    "points": [32, 42]}],
+        "execute": {"executor": "serial", "shard_size": 2},
+    })
+    outcome = run_spec(spec, tmp_path / "results", None, progress=False)
+    assert outcome.jobs_failed == 0 and len(outcome.points) == 2
+    store = RunStore(outcome.run_dir)
+    files = []
+    for _label, _point, _shard, key in store.plan():
+        for item in store.items([key]):
+            (path,) = [f for f in store.bitstream_files(key) if f.name.startswith(item["item_id"])]
+            assert item["bits"] == 8 * path.stat().st_size  # the rate is the .bin's size
+            files.append(path)
+    store.close()
+    for point in outcome.points:
+        assert point["bpp"] == pytest.approx(point["bits"] / (3 * 75 * 65))
+    return files
+
+
+def test_anchor_preset_through_the_harness_with_the_double(vtm_double, tmp_path, monkeypatch):
+    monkeypatch.delenv("VTM_DIR", raising=False)
+    monkeypatch.delenv("VTM_BIN_DIR", raising=False)
+    files = run_anchor_through_the_harness(vtm_double / "bin", tmp_path)
+    assert len(files) == 6
+
+
 def vtm_or_skip():
     try:
         return find_vtm()
@@ -276,3 +315,11 @@ def test_real_vtm_image_anchor(scale, tmp_path):
                 "-f", "rawvideo", "-pix_fmt", "yuv420p10le", str(rec_ff)], 60, "ffmpeg vvc")
     assert rec_vtm.read_bytes() == rec_ff.read_bytes()
     assert bits.bits == 8 * path.stat().st_size
+
+
+@pytest.mark.vtm
+def test_real_vtm_anchor_preset_bitstreams_decode_with_vtm(tmp_path):
+    tools = vtm_or_skip()
+    for n, path in enumerate(run_anchor_through_the_harness(tools.encoder.parent, tmp_path)):
+        run_logged(vtm_decode_args(tools.decoder, path, tmp_path / f"{n}.yuv"), 60, "VTM decoder")
+        assert (tmp_path / f"{n}.yuv").stat().st_size > 0
