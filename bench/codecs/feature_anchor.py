@@ -27,6 +27,7 @@ from bench.codecs.vtm import (
     VtmTools,
     check_qp,
     find_vtm,
+    read_bitstream,
     run_logged,
     vtm_decode_args,
     vtm_feature_encode_args,
@@ -70,6 +71,8 @@ def luma_to_yuv420_bytes(frame: np.ndarray) -> bytes:
 
 def read_luma(path: str | Path, width: int, height: int) -> np.ndarray:
     """The luma plane of a 10-bit 4:0:0 or 4:2:0 raw file (a decoder may write either)."""
+    if not Path(path).is_file():
+        raise CodecError(f"the decoder exited 0 but wrote no {Path(path).name}")
     raw = np.fromfile(path, dtype="<u2")
     luma = width * height
     if raw.size not in (luma, luma + 2 * (width // 2) * (height // 2)):
@@ -168,13 +171,13 @@ class FeatureAnchorCodec(ExternalCodec):
             tools = self.vtm_tools()
             yuv.write_bytes(frame.astype("<u2").tobytes())
             args = vtm_feature_encode_args(tools.encoder, tools.cfg, yuv, out, width, height, qp)
-            run_logged(args, self.timeout_s, "VTM encoder (4:0:0 features)")
+            log = run_logged(args, self.timeout_s, "VTM encoder (4:0:0 features)")
         else:
             yuv.write_bytes(luma_to_yuv420_bytes(frame))
             args = vvenc_frame_encode_args(ffmpeg_exe(), yuv, out, width, height, qp,
                                            self.vvenc_preset)
-            self.run(args, "libvvenc (features)")
-        return out.read_bytes()
+            log = self.run(args, "libvvenc (features)").stderr.decode(errors="replace")
+        return read_bitstream(out, args, log)
 
     def _decode_frame(self, data: bytes, width: int, height: int, tmp: Path) -> np.ndarray:
         src, rec = tmp / "frame.bin", tmp / "rec.yuv"

@@ -198,6 +198,15 @@ def run_logged(args: list[str], timeout: float, what: str) -> str:
     return log
 
 
+def read_bitstream(path: Path, args: list[str], log: str) -> bytes:
+    """The bytes an encoder wrote; CodecError with its log when it wrote none."""
+    data = path.read_bytes() if path.is_file() else b""
+    if not data:
+        raise CodecError(f"the encoder exited 0 but wrote no bitstream to {path.name}",
+                         command=args, stderr=log)
+    return data
+
+
 def check_qp(point: RatePoint) -> int:
     """The integer QP of a rate point; SpecError for another kind or value."""
     value = point.value
@@ -260,9 +269,8 @@ class VtmCodec(ExternalCodec):
         with tempfile.TemporaryDirectory(prefix="vtm-") as tmp:
             yuv, out = Path(tmp) / "in.yuv", Path(tmp) / "out.bin"
             write_yuv(yuv, planes, 8)
-            run_logged(vtm_encode_args(tools.encoder, tools.cfg, yuv, out, cw, ch, qp),
-                       self.timeout_s, "VTM encoder")
-            data = out.read_bytes()
+            args = vtm_encode_args(tools.encoder, tools.cfg, yuv, out, cw, ch, qp)
+            data = read_bitstream(out, args, run_logged(args, self.timeout_s, "VTM encoder"))
         return Bitstream.single(data, width=int(width), height=int(height))
 
     def decode(self, bitstream: Bitstream) -> np.ndarray:

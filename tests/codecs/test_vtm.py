@@ -212,6 +212,14 @@ def test_failing_tool_gives_the_log_tail(tmp_path):
         run_logged([str(sleeper)], 0.5, "VTM encoder")
 
 
+def test_encoder_that_writes_nothing_is_an_error(tmp_path):
+    (tmp_path / "enc.cfg").write_text("")
+    silent = fake_bin(tmp_path / "bin", "EncoderApp", "DecoderApp")  # both just exit 0
+    codec = VtmCodec(bin_dir=str(silent), cfg=str(tmp_path / "enc.cfg"))
+    with pytest.raises(CodecError, match="exited 0 but wrote no bitstream"):
+        codec.encode(gradient_image(16, 16), RatePoint("qp", 37))
+
+
 def test_options():
     with pytest.raises(SpecError, match="scale"):
         VtmCodec(scale=60)
