@@ -1,0 +1,195 @@
+"""What a report is made of: runs (stores or exported curves files) turned into curves.
+
+A report may show several runs at once (this week's against last week's): each codec
+of each run is one `Curve`; with more than one run its label carries the run's name.
+A curve is an anchor when its codec is the spec's anchor, came from an anchor
+definition (``include:`` of anchors/<name>.yaml), or is a VTM codec. The identity codec
+is the uncompressed reference, drawn as a horizontal line.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.analysis.export import is_curves_file, load_curves
+from bench.execute.points import evaluator_factory_for, grouped_plan, load_points
+from bench.store import RunStore, open_run
+
+UNCOMPRESSED_TYPES = ("identity",)
+ANCHOR_TYPE_PREFIXES = ("vtm",)
+
+
+@dataclass
+class TimingRow:
+    """Per codec: seconds per image over every coded item of every rate point."""
+
+    codec: str
+    n_items: int
+    encode_s: dict[str, float]
+    decode_s: dict[str, float]
+    device: str
+
+
+@dataclass
+class RunData:
+    """One run as a report needs it."""
+
+    name: str
+    source: str
+    spec: dict[str, Any]
+    plan: dict[str, Any]
+    provenance: dict[str, Any]
+    points: list[dict[str, Any]]
+    directions: dict[str, bool]
+    timing: list[TimingRow] = field(default_factory=list)
+
+    @property
+    def anchor(self) -> str | None:
+        return self.spec.get("anchor")
+
+    @property
+    def comparability(self) -> tuple:
+        """Runs with equal keys may have their curves BD-compared with each other."""
+        task = self.plan.get("task") or {}
+        return (self.plan.get("fingerprint"), task.get("name"), task.get("version"),
+                task.get("weights_hash"))
+
+    @property
+    def dataset_name(self) -> str:
+        ds = self.spec.get("dataset") or {}
+        planned = self.plan.get("dataset") or {}
+        return str(ds.get("manifest") or ds.get("type") or planned.get("type") or "dataset")
+
+
+@dataclass
+class Curve:
+    """One codec of one run: its points (dicts as `load_points` gives them)."""
+
+    label: str
+    codec: str
+    run: str
+    run_index: int
+    type: str | None
+    anchor: bool
+    uncompressed: bool
+    points: list[dict[str, Any]]
+
+    @property
+    def complete(self) -> bool:
+        return all(p["complete"] for p in self.points)
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    vals = [v for v in values if v is not None and math.isfinite(v)]
+    if not vals:
+        return {"median": math.nan, "mean": math.nan, "p90": math.nan}
+    arr = np.asarray(vals, dtype=float)
+    return {"median": float(np.median(arr)), "mean": float(arr.mean()),
+            "p90": float(np.percentile(arr, 90))}
+
+
+def timing_rows(store: RunStore) -> list[TimingRow]:
+    """Encode and decode seconds per image of each codec, from the per-item records."""
+    keys_by_codec: dict[str, list[str]] = {}
+    for (label, _point), keys in grouped_plan(store).items():
+        bucket = keys_by_codec.setdefault(label, [])
+        bucket.extend(k for k in keys if k not in bucket)
+    rows = []
+    for label, keys in keys_by_codec.items():
+        items = [it for it in store.items(keys) if it["status"] == "ok"]
+        devices = sorted({it["device"] for it in items if it["device"]})
+        rows.append(TimingRow(label, len(items), _stats([it["encode_s"] for it in items]),
+                              _stats([it["decode_s"] for it in items]), ",".join(devices)))
+    return rows
+
+
+def run_data_from_store(store: RunStore, points: list[dict[str, Any]] | None = None) -> RunData:
+    """A run store's spec, plan, provenance, points and timing."""
+    if points is None:
+        points = load_points(store, evaluator_factory_for(store))
+    spec = store.get_meta("spec") or {}
+    return RunData(
+        name=str(spec.get("name") or store.get_meta("run_name") or store.dir.name),
+        source=str(store.dir),
+        spec=spec,
+        plan=store.get_meta("plan") or {},
+        provenance=store.get_meta("provenance") or {},
+        points=points,
+        directions=dict(store.get_meta("metric_directions", {}) or {}),
+        timing=timing_rows(store),
+    )
+
+
+def run_data_from_curves(path: str | Path) -> RunData:
+    """An exported curves file as a run without timing or provenance beyond its commit."""
+    data = load_curves(path)
+    points = []
+    for label, entry in data["codecs"].items():
+        for p in entry["points"]:
+            points.append({"codec": label, "point": p["point"], "bpp": p["bpp"],
+                           "metrics": p["metrics"], "complete": p["complete"]})
+    spec = {"name": data.get("run"), "anchor": data.get("anchor"), "bd": data.get("bd") or {},
+            "dataset": data.get("dataset") or {},
+            "codecs": [{"name": k, "include": v.get("include")} for k, v in data["codecs"].items()]}
+    plan = {"fingerprint": data.get("dataset_fingerprint"), "task": data.get("task") or {},
+            "dataset": data.get("dataset"), "n_items": data.get("n_items"),
+            "codecs": {k: {f: v.get(f) for f in ("type", "version", "params", "point_kind")}
+                       for k, v in data["codecs"].items()}}
+    return RunData(
+        name=str(data.get("run") or Path(path).stem), source=str(path), spec=spec, plan=plan,
+        provenance={"git": data.get("git"), "exported": data.get("created")}, points=points,
+        directions=dict(data.get("metric_directions") or {}),
+    )
+
+
+def load_run_data(source: str | Path, results_dir: str | Path = "results") -> RunData:
+    """A run (name or results folder) or an exported curves file."""
+    if is_curves_file(source):
+        return run_data_from_curves(source)
+    store = open_run(str(source), results_dir)
+    try:
+        return run_data_from_store(store)
+    finally:
+        store.close()
+
+
+def _unique_names(runs: list[RunData]) -> list[str]:
+    names, seen = [], {}
+    for run in runs:
+        seen[run.name] = seen.get(run.name, 0) + 1
+        names.append(run.name if seen[run.name] == 1 else f"{run.name}#{seen[run.name]}")
+    return names
+
+
+def is_anchor(run: RunData, codec: str) -> bool:
+    """The spec's anchor, a codec from an anchor definition, or a VTM codec."""
+    if codec == run.anchor:
+        return True
+    for c in run.spec.get("codecs") or []:
+        if c.get("name") == codec and c.get("include"):
+            return True
+    ctype = str(((run.plan.get("codecs") or {}).get(codec) or {}).get("type") or "")
+    return ctype.startswith(ANCHOR_TYPE_PREFIXES)
+
+
+def build_curves(runs: list[RunData]) -> list[Curve]:
+    """Every codec of every run, in run then plan order."""
+    multi = len(runs) > 1
+    curves = []
+    for index, (run, name) in enumerate(zip(runs, _unique_names(runs))):
+        by_codec: dict[str, list[dict[str, Any]]] = {}
+        for p in run.points:
+            by_codec.setdefault(p["codec"], []).append(p)
+        for codec, points in by_codec.items():
+            ctype = ((run.plan.get("codecs") or {}).get(codec) or {}).get("type")
+            curves.append(Curve(
+                label=f"{codec} [{name}]" if multi else codec, codec=codec, run=name,
+                run_index=index, type=ctype, anchor=is_anchor(run, codec),
+                uncompressed=ctype in UNCOMPRESSED_TYPES, points=points,
+            ))
+    return curves
