@@ -146,6 +146,58 @@ def codec_run(
     typer.echo(json.dumps(run_single(codec, image, point, set_, out)))
 
 
+@app.command("report")
+def report(
+    runs: List[str] = typer.Argument(
+        ..., metavar="RUN...", help="Runs (names or results/<run> folders) or curves .json files."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default: reports/<runs>)."),
+    formats: Optional[str] = typer.Option(
+        None, "--formats", help="Comma list of html,md,pdf,svg,png,tex,csv (default: the spec's)."),
+    metrics: Optional[str] = typer.Option(
+        None, "--metrics", help="Comma list of metrics to show (default: the spec's, else all)."),
+    log_rate: Optional[bool] = typer.Option(
+        None, "--log-rate/--linear-rate", help="Rate axis scale (default: the spec's)."),
+    qp_labels: bool = typer.Option(False, "--qp-labels", help="Label each point with its QP."),
+    results_dir: Path = typer.Option(Path("results"), help="Where run stores are."),
+    reports_dir: Path = typer.Option(Path("reports"), help="Where reports go without --out."),
+) -> None:
+    """RD plots, BD and timing tables and an HTML page from one or several runs."""
+    from bench.report import report_runs
+
+    wanted = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
+    path = report_runs(runs, out, formats, results_dir, reports_dir, wanted, log_rate, qp_labels)
+    typer.echo(f"report: {path}")
+
+
+@app.command("export")
+def export(
+    run_name: str = typer.Argument(..., metavar="RUN", help="A run name or results/<run> folder."),
+    out: Path = typer.Option(..., "-o", "--out", help="The curves .json file to write."),
+    results_dir: Path = typer.Option(Path("results"), help="Where run stores are."),
+) -> None:
+    """Write a run's curves as a small schema-versioned JSON (a baseline for `compare`)."""
+    from bench.analysis.export import export_run
+
+    typer.echo(f"curves: {export_run(run_name, out, results_dir)}")
+
+
+@app.command("compare")
+def compare(
+    baseline: str = typer.Argument(..., metavar="BASELINE", help="A run or a curves .json."),
+    new: str = typer.Argument(..., metavar="NEW", help="A run or an exported curves .json."),
+    tolerance: float = typer.Option(1.0, help="Allowed BD-rate change, in percentage points."),
+    junit: Optional[Path] = typer.Option(None, "--junit", help="Also write JUnit XML here."),
+    results_dir: Path = typer.Option(Path("results"), help="Where run stores are."),
+) -> None:
+    """Gate a run against a baseline: exit 1 on any worse or failed curve."""
+    from bench.analysis.compare import compare_cli
+
+    text, code = compare_cli(baseline, new, tolerance, junit, str(results_dir))
+    typer.echo(text)
+    if code:
+        raise SystemExit(code)  # main() does not pass typer.Exit codes on
+
+
 # -- commands added by other modules go above this line --
 
 
