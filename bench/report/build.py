@@ -168,6 +168,8 @@ def report_runs(
     """`icm-bench report`: runs or curves files -> a report folder (default reports/<names>)."""
     if not sources:
         raise SpecError("give at least one run (a name, a results/<run> folder or a curves .json)")
+    if formats is not None:
+        formats = parse_formats(formats)  # fail before loading anything
     runs = [load_run_data(s, results_dir) for s in sources]
     if formats is None:
         formats = (runs[0].spec.get("report") or {}).get("formats")
