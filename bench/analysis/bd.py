@@ -251,11 +251,13 @@ def read_curve_csv(
     """Read one curve, one CSV row per point; returns rates, qualities and the quality column.
 
     Without `quality_col` the file must have exactly one numeric column besides `rate_col`.
+    Lines starting with '#' are comments. Row numbers in errors count data rows.
     """
     path = Path(path)
     try:
         with path.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
+            # '#' lines (source, caveat) are comments, as in anchors/reference/*.csv
+            rows = list(csv.DictReader(ln for ln in fh if not ln.lstrip().startswith("#")))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise AnalysisError(f"cannot read curve CSV {path}: {exc}") from exc
     if not rows:

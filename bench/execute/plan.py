@@ -57,8 +57,20 @@ def parse_point(codec_cls: Any, value: Any) -> RatePoint:
     return RatePoint(kind=getattr(codec_cls, "point_kind", "qp"), value=value)
 
 
-def _codec_desc(c: CodecSpec, task: Any) -> dict[str, Any]:
-    codec = CODECS.build(c.type, c.params)
+def _build_params(c: CodecSpec, timeout_s: float) -> dict[str, Any]:
+    """The spec's params, plus the run's timeout for codecs that take one."""
+    import inspect
+
+    params = dict(c.params)
+    cls = CODECS.get(c.type)
+    if "timeout_s" not in params and "timeout_s" in inspect.signature(cls.__init__).parameters:
+        params["timeout_s"] = timeout_s
+    return params
+
+
+def _codec_desc(c: CodecSpec, task: Any, timeout_s: float) -> dict[str, Any]:
+    build_params = _build_params(c, timeout_s)
+    codec = CODECS.build(c.type, build_params)
     codec.check()
     if codec.domain == "feature":
         splits = getattr(task, "split_points", ())
@@ -76,7 +88,8 @@ def _codec_desc(c: CodecSpec, task: Any) -> dict[str, Any]:
         raise SpecError(f"codecs.{c.name}.points: give at least one rate point")
     return {
         "type": c.type,
-        "params": codec.params(),
+        "params": codec.params(),  # what determines the output: enters the job key
+        "build_params": build_params,  # what workers construct the codec from
         "version": codec.version(),
         "domain": codec.domain,
         "point_kind": codec.point_kind,
@@ -94,7 +107,7 @@ def make_plan(spec: RunSpec) -> Plan:
     task_desc = {"type": spec.task.type, "params": dict(spec.task.params)}
     task = build_task(task_desc)
     task_desc.update(version=str(task.version), weights_hash=task.weights_hash(), name=task.name)
-    codecs = {c.name: _codec_desc(c, task) for c in spec.codecs}
+    codecs = {c.name: _codec_desc(c, task, spec.execute.timeout_s) for c in spec.codecs}
     plan = Plan(spec, ds_desc, ids, dataset.fingerprint(), task_desc, codecs,
                 dataset_obj=dataset, task_obj=task)
     size = spec.execute.shard_size

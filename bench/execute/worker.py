@@ -28,7 +28,8 @@ def _cached(kind: str, spec_json: str) -> Any:
 
 
 def get_codec(spec: dict[str, Any]) -> Codec:
-    return _cached("codec", json.dumps({"type": spec["type"], "params": spec.get("params", {})}, sort_keys=True))
+    params = spec.get("build_params", spec.get("params", {}))
+    return _cached("codec", json.dumps({"type": spec["type"], "params": params}, sort_keys=True))
 
 
 def get_dataset(spec: dict[str, Any]) -> Any:
