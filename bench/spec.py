@@ -82,10 +82,22 @@ class StoreSpec(_Model):
     keep_bitstreams: bool = True
 
 
+REPORT_FORMATS = ("html", "md", "pdf", "svg", "png", "tex", "csv")
+
+
 class ReportSpec(_Model):
     formats: list[str] = Field(default_factory=lambda: ["md", "csv", "png", "html"])
     metrics: Optional[list[str]] = None
     log_rate: bool = False
+
+    @field_validator("formats")
+    @classmethod
+    def _known_formats(cls, v: list[str]) -> list[str]:
+        bad = [f for f in v if f not in REPORT_FORMATS]
+        if bad:
+            hint = did_you_mean(bad[0], REPORT_FORMATS)
+            raise ValueError(f"unknown format {bad[0]!r}.{hint} Formats: {', '.join(REPORT_FORMATS)}")
+        return v
 
 
 class RunSpec(_Model):

@@ -5,10 +5,15 @@ BASELINE curve of the same codec (positive = NEW needs more bits for the same qu
 
 - ``worse`` / ``better``: that BD-rate is above +tolerance / below -tolerance
   (tolerance in BD-rate percentage points);
+- ``worse`` also when the RD curve holds but its operating points moved down: a
+  baseline rate point is missing from NEW, or at a rate point both runs have (same QP,
+  say) NEW's quality fell by more than `tolerance` percent of the baseline's value. A
+  nightly gate runs fixed QPs; shifting them (or what a QP means) changes the accuracy
+  delivered even when the points stay on the same curve;
 - ``unchanged``: within the tolerance;
-- ``failed``: the codec, or one of its baseline rate points, is missing from NEW, a NEW
-  point is incomplete (failed jobs), or the NEW curve cannot be measured against the
-  baseline (no overlap, quality not increasing with rate);
+- ``failed``: the codec is missing from NEW, a NEW point is incomplete (failed jobs),
+  or the NEW curve cannot be measured against the baseline (no overlap, quality not
+  increasing with rate);
 - ``not comparable``: the runs differ in dataset fingerprint, task (name, version,
   weights) or anchor; or the codec has no baseline curve; or the baseline curve itself
   admits no BD-rate; or a single-point curve (the uncompressed reference) changed.
@@ -160,13 +165,20 @@ class _Context:
             return Verdict(label, metric, "not comparable", note="no baseline curve for this codec")
         if new is None:
             return Verdict(label, metric, "failed", note="codec missing from NEW")
-        problem = _missing_or_incomplete(base, new)
+        problem = _incomplete(new)
         if problem:
             return Verdict(label, metric, "failed", note=problem)
         b_curve, n_curve = _curve(base, metric), _curve(new, metric)
         if len(b_curve) < 2:
             return _single_point(label, metric, b_curve, n_curve)
         verdict = self._bd_verdict(label, metric, b_curve, n_curve)
+        if verdict.verdict in ("unchanged", "better"):
+            moved = _operating_points_moved(base, new, metric, self.tolerance)
+            if moved:
+                verdict.note = _join(
+                    f"RD curve within tolerance ({_fmt(verdict.bd_rate_percent, ' %')}) but "
+                    "operating points moved to lower quality", moved)
+                verdict.verdict = "worse"
         self._anchor_change(verdict, label, metric)
         if base.get("version") != new.get("version"):
             change = f"codec version {base.get('version')} -> {new.get('version')}"
@@ -236,16 +248,28 @@ def _point_label(p: dict[str, Any]) -> str:
     return f"{p['point']['kind']}={p['point']['value']}"
 
 
-def _missing_or_incomplete(base: dict[str, Any], new: dict[str, Any]) -> str:
+def _incomplete(new: dict[str, Any]) -> str:
+    incomplete = [_point_label(p) for p in new["points"] if not p.get("complete", True)]
+    if incomplete:
+        return "incomplete point(s) in NEW (failed or missing jobs): " + ", ".join(incomplete)
+    return ""
+
+
+def _operating_points_moved(
+    base: dict[str, Any], new: dict[str, Any], metric: str, tolerance: float
+) -> str:
+    """Why NEW's operating points deliver less than BASELINE's ('' when they do not)."""
     new_points = {_point_label(p): p for p in new["points"]}
     missing = [_point_label(p) for p in base["points"] if _point_label(p) not in new_points]
-    incomplete = [k for k, p in new_points.items() if not p.get("complete", True)]
-    parts = []
-    if incomplete:
-        parts.append("incomplete point(s) in NEW (failed or missing jobs): "
-                     + ", ".join(incomplete))
-    if missing:
-        parts.append(f"rate point(s) missing from NEW: {', '.join(missing)}")
+    parts = [f"rate point(s) missing from NEW: {', '.join(missing)}"] if missing else []
+    for p in base["points"]:
+        q = new_points.get(_point_label(p))
+        b_val, n_val = p["metrics"].get(metric), (q or {}).get("metrics", {}).get(metric)
+        if q is None or not (_finite(b_val) and _finite(n_val)):
+            continue
+        if b_val - n_val > tolerance / 100.0 * abs(b_val):
+            parts.append(f"at {_point_label(p)}: {metric} {b_val:.4g} -> {n_val:.4g} "
+                         f"(bpp {p['bpp']:.4g} -> {q['bpp']:.4g})")
     return "; ".join(parts)
 
 

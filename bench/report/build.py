@@ -17,9 +17,8 @@ from bench.report.html_page import PageContent, render_page
 from bench.report.selection import headline_metrics, pixel_quality_names, select_metrics
 from bench.report.sources import Curve, RunData, build_curves, load_run_data, run_data_from_store
 from bench.report.tables import Table, to_latex, to_markdown, write_csv
+from bench.spec import REPORT_FORMATS  # one list, also checked when a spec loads
 from bench.store import RunStore
-
-REPORT_FORMATS = ("html", "md", "pdf", "svg", "png", "tex", "csv")
 
 
 def parse_formats(formats: str | list[str] | tuple[str, ...] | None) -> list[str]:

@@ -74,10 +74,35 @@ def test_failed_when_missing_or_incomplete():
     v = verdict(compare_curves(curves(), new), "cand")
     assert v.verdict == "failed" and "qp=32" in v.note
 
+
+
+def test_dropped_rate_point_is_worse_even_on_a_better_curve():
     short = curves(cand=entry(0.9))
     short["codecs"]["cand"]["points"].pop()
     v = verdict(compare_curves(curves(), short), "cand")
-    assert v.verdict == "failed" and "rate point(s) missing from NEW: qp=22" in v.note
+    assert v.verdict == "worse" and "rate point(s) missing from NEW: qp=22" in v.note
+
+
+def test_qps_shifted_up_on_the_same_curve_is_worse():
+    """The same codec with its QPs shifted up: the points slide down the same RD curve,
+    so BD-rate stays ~0, but the gate's operating points deliver less."""
+    # One step along the curve: the label qp=37 now gives what qp=42 would have given.
+    down = entry(values=(37, 32, 27, 22))
+    for i, p in enumerate(down["points"]):
+        if i == 0:  # extrapolate one step below the lowest point along the same curve
+            p["bpp"], p["metrics"]["psnr_y"] = RATES[0] / 2, QUALITY[0] - 3.0
+        else:
+            p["bpp"], p["metrics"]["psnr_y"] = RATES[i - 1], QUALITY[i - 1]
+    new = curves(cand=down)
+    base = curves(cand=entry())
+    v = verdict(compare_curves(base, new), "cand")
+    assert abs(v.bd_rate_percent) < 1.0
+    assert v.verdict == "worse" and "operating points moved" in v.note and "at qp=32" in v.note
+    assert compare_curves(base, new).exit_code == 1
+    # the list itself shifted up (22..37 -> 27..42): qp=22 is gone
+    shifted = entry(values=(42, 37, 32, 27))
+    v = verdict(compare_curves(base, curves(cand=shifted)), "cand")
+    assert v.verdict == "worse"
 
 
 def test_failed_when_new_curve_cannot_be_measured():

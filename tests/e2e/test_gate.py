@@ -1,9 +1,10 @@
 """The regression gate end to end: export a baseline, re-run, compare, exit codes, JUnit.
 
-The worse variant is the same test codec with its QP shifted up in the decoder (it
-dequantises with a coarser step than the encoder used): the same bits buy less
-quality, so its RD curve is really worse. Merely relabelling a spec's QPs would move
-along the same RD curve, which a BD-rate gate rightly does not call worse.
+Two worse variants: the same test codec with its QP shifted up in the decoder (it
+dequantises with a coarser step than the encoder used: the same bits buy less
+quality, the RD curve is worse), and the same codec with the spec's QP list shifted
+up (the points slide down the same RD curve: BD-rate ~0, but the gate's operating
+points lost their top, which compare calls worse too).
 """
 
 import subprocess
@@ -45,14 +46,14 @@ if SHIFTED not in CODECS:
     CODECS.register(SHIFTED, QpShiftedQuantCodec, "test only: decoder QP shifted up")
 
 
-def spec(root, name, shift=0, n_images=6):
+def spec(root, name, shift=0, n_images=6, points=(6, 12, 24, 48)):
     return validate_spec({
         "name": name,
         "dataset": {"type": "synthetic-coco",
                     "params": {"n_images": n_images, "width": 64, "height": 64, "root": str(root / "data")}},
         "codecs": [
             {"name": "anchor", "type": "fake_codecs:QuantZlibCodec", "points": [4, 8, 16, 32, 64]},
-            {"name": "cand", "type": SHIFTED, "params": {"shift": shift}, "points": [6, 12, 24, 48]},
+            {"name": "cand", "type": SHIFTED, "params": {"shift": shift}, "points": list(points)},
         ],
         "anchor": "anchor",
         "bd": {"metrics": ["psnr_y", "psnr_rgb"]},
@@ -68,7 +69,8 @@ def icm(*args, cwd):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("gate")
-    for name, kw in [("base", {}), ("again", {}), ("worse", {"shift": 2}), ("otherdata", {"n_images": 5})]:
+    for name, kw in [("base", {}), ("again", {}), ("worse", {"shift": 2}), ("otherdata", {"n_images": 5}),
+                     ("qps_up", {"points": (12, 24, 48, 96)})]:
         run_spec(spec(root, name, **kw), root / "results", None, progress=False)
     proc = icm("export", "base", "-o", root / "baseline" / "curves.json", cwd=root)
     assert proc.returncode == 0, proc.stderr
@@ -97,6 +99,15 @@ def test_qp_shifted_variant_is_worse_exit_1(runs):
     suite = ET.parse(runs / "worse.xml").getroot().find("testsuite")
     assert suite.get("failures") == "2"
     assert "worse" in proc.stdout and proc.stdout.rstrip().endswith("exit 1")
+
+
+def test_qp_list_shifted_up_is_worse_exit_1(runs):
+    proc = icm("compare", "baseline/curves.json", "qps_up", cwd=runs)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    result = compare_sources(str(runs / "baseline" / "curves.json"), "qps_up", 1.0, str(runs / "results"))
+    cand = [v for v in result.verdicts if v.codec == "cand"]
+    assert {v.verdict for v in cand} == {"worse"}
+    assert all("step=6" in v.note for v in cand)
 
 
 def test_other_dataset_is_not_comparable(runs):
