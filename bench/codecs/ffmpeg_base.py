@@ -28,6 +28,11 @@ from bench.errors import CodecError
 from bench.types import Bitstream, RatePoint
 
 
+# Bump when this wrapper's conversions or options change what a codec outputs: the
+# version enters every job key, so stored results of the old wrapper are not reused.
+WRAPPER_VERSION = 1
+
+
 class FfmpegCodec(ExternalCodec):
     """Shared by all ffmpeg codecs: the binary, version, checks and rate-point validation.
 
@@ -59,8 +64,9 @@ class FfmpegCodec(ExternalCodec):
         return self._exe
 
     def version(self) -> str:
-        """E.g. 'ffmpeg n9.0.2-17-g2a571b6068-20260930 libvvenc' (the build pins the library)."""
-        return f"ffmpeg {ffmpeg_version(self.exe)} {self.encoder}"
+        """E.g. 'ffmpeg n9.0.2-17-g2a571b6068-20260930 libvvenc w1' (the build pins the
+        library; w1 is the wrapper's version)."""
+        return f"ffmpeg {ffmpeg_version(self.exe)} {self.encoder} w{WRAPPER_VERSION}"
 
     def check(self) -> None:
         """CodecError naming the missing encoder or decoder of this ffmpeg build."""
