@@ -42,7 +42,8 @@ def load_coco(annotation_file: Path) -> Any:
             with open(annotation_file, "rb") as f:
                 data = json.load(f)
         except (OSError, ValueError) as exc:
-            raise DatasetError(f"cannot read COCO annotations {str(annotation_file)!r}: {exc}") from exc
+            raise DatasetError(
+                f"cannot read COCO annotations {str(annotation_file)!r}: {exc}") from exc
         if not isinstance(data, dict) or "images" not in data:
             raise DatasetError(
                 f"{str(annotation_file)!r} is not a COCO instances file (no 'images' list)"

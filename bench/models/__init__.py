@@ -1,0 +1,1 @@
+"""Networks the project defines and trains itself, and their small committed weights."""
