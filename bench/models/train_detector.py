@@ -76,8 +76,8 @@ def _meta(train: CocoDataset, class_names: list[str], training: dict[str, Any]) 
 def train_detector(
     out: str | Path = DEFAULT_WEIGHTS,
     n_train: int = 1600,
-    epochs: int = 6,
-    batch_size: int = 8,
+    epochs: int = 3,
+    batch_size: int = 4,
     lr: float = 2e-3,
     seed: int = 0,
     data_root: str | Path = "datasets",
@@ -85,59 +85,77 @@ def train_detector(
     snapshot_dir: str | Path | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Train on synthetic-coco (split "train", `n_train` images); write a checkpoint to `out`."""
+    """Train on synthetic-coco (split "train", `n_train` images); write a checkpoint to `out`.
+
+    The defaults are the recipe of the committed weights (see bench/models/detector.md).
+    """
     if n_train < batch_size or epochs < 1:
         raise BenchError(f"need n_train >= batch_size and epochs >= 1 (got {n_train}, {epochs})")
+    previous_threads = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
-    seed_everything(seed)
-    train = SyntheticCocoDataset(n_images=n_train, split="train", seed=seed, root=data_root)
-    class_names = ["__background__"] + [train.category_names()[c] for c in train.category_ids()]
-    model = build_detector(len(class_names))
+    try:
+        seed_everything(seed)
+        train = SyntheticCocoDataset(n_images=n_train, split="train", seed=seed, root=data_root)
+        names = ["__background__"] + [train.category_names()[c] for c in train.category_ids()]
+        model = build_detector(len(names))
+        recipe = {"optimizer": "AdamW", "lr": lr, "weight_decay": 1e-4,
+                  "schedule": "linear warmup + cosine", "epochs": epochs,
+                  "batch_size": batch_size, "augmentation": "horizontal flip p=0.5",
+                  "grad_clip": 10.0}
+
+        def snapshot(epoch: int) -> None:
+            if snapshot_dir is not None:
+                save_checkpoint(model, Path(snapshot_dir) / f"epoch{epoch}.pt",
+                                _meta(train, names, {"epoch": epoch}))
+
+        t0 = time.perf_counter()
+        fit(model, train, recipe, seed, log, snapshot)
+        seconds = time.perf_counter() - t0
+        training = {
+            "data": {"dataset": "synthetic-coco", "split": "train", "n_images": n_train,
+                     "seed": seed, "width": train.generator_params["width"],
+                     "height": train.generator_params["height"]},
+            "recipe": recipe, "seed": seed, "seconds": round(seconds, 1), "hardware": hardware(),
+        }
+        meta = _meta(train, names, training)
+        save_checkpoint(model, out, meta)
+        log(f"wrote {out} after {seconds:.0f}s")
+        return meta
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def fit(model: torch.nn.Module, train: CocoDataset, recipe: dict[str, Any], seed: int,
+        log: Callable[[str], None], snapshot: Callable[[int], Any]) -> None:
+    """The training loop: seeded order and flips, AdamW, warm-up + cosine, grad clipping."""
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
-    steps_per_epoch = n_train // batch_size
-    total = steps_per_epoch * epochs
+    opt = torch.optim.AdamW(params, lr=recipe["lr"], weight_decay=recipe["weight_decay"])
+    ids, bs, epochs = train.ids(), recipe["batch_size"], recipe["epochs"]
+    total = len(ids) // bs * epochs
     rng = np.random.default_rng(seed)
-    ids = train.ids()
     step, t0 = 0, time.perf_counter()
     model.train()
     for epoch in range(epochs):
         order = rng.permutation(len(ids))
-        for b in range(steps_per_epoch):
+        for b in range(len(ids) // bs):
             batch = [training_target(train, ids[i], bool(rng.random() < 0.5))
-                     for i in order[b * batch_size:(b + 1) * batch_size]]
+                     for i in order[b * bs:(b + 1) * bs]]
             for group in opt.param_groups:
-                group["lr"] = lr * _lr_factor(step, total, warmup=min(200, total // 10))
+                group["lr"] = recipe["lr"] * _lr_factor(step, total, warmup=min(200, total // 10))
             losses = model([x for x, _ in batch], [t for _, t in batch])
             loss = sum(losses.values())
             opt.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 10.0)
+            torch.nn.utils.clip_grad_norm_(params, recipe["grad_clip"])
             opt.step()
             step += 1
             if step % 25 == 0 or step == total:
                 parts = " ".join(f"{k[5:]}={v.item():.3f}" for k, v in losses.items())
                 log(f"epoch {epoch + 1}/{epochs} step {step}/{total} loss={loss.item():.3f} "
                     f"{parts} ({time.perf_counter() - t0:.0f}s)")
-        if snapshot_dir is not None:
-            save_checkpoint(model, Path(snapshot_dir) / f"epoch{epoch + 1}.pt",
-                            _meta(train, class_names, {"epoch": epoch + 1}))
-    seconds = time.perf_counter() - t0
-    training = {
-        "data": {"dataset": "synthetic-coco", "split": "train", "n_images": n_train,
-                 "seed": seed, **{k: train.generator_params[k] for k in ("width", "height")}},
-        "recipe": {"optimizer": "AdamW", "lr": lr, "weight_decay": 1e-4, "schedule":
-                   "linear warmup + cosine", "epochs": epochs, "batch_size": batch_size,
-                   "augmentation": "horizontal flip p=0.5", "grad_clip": 10.0},
-        "seed": seed,
-        "seconds": round(seconds, 1),
-        "hardware": hardware(),
-    }
-    meta = _meta(train, class_names, training)
-    save_checkpoint(model, out, meta)
-    log(f"wrote {out} after {seconds:.0f}s")
-    return meta
+        snapshot(epoch + 1)
+    model.eval()
 
 
 def evaluate_detector(weights: str | Path = DEFAULT_WEIGHTS, n_val: int = 48, seed: int = 0,
