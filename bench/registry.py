@@ -152,5 +152,15 @@ for _name, _target, _help in [
 
 for _name, _target, _help in [
     ("pixel", "bench.tasks.pixel:PixelQualityTask", "pixel quality: PSNR (RGB, luma), MS-SSIM"),
+    ("detection", "bench.tasks.detection:DetectionTask",
+     "built-in small Mask R-CNN (committed weights), bbox + segm mAP, split 'fpn'"),
+    ("torchvision-maskrcnn", "bench.tasks.detection_torchvision:TorchvisionMaskRCNNTask",
+     "torchvision Mask R-CNN R50-FPN v1/v2, local weights, split 'fpn'"),
+    ("torchvision-fasterrcnn", "bench.tasks.detection_torchvision:TorchvisionFasterRCNNTask",
+     "torchvision Faster R-CNN R50-FPN v1/v2, local weights, split 'fpn'"),
+    ("detectron2", "bench.tasks.detection_detectron2:Detectron2Task",
+     "detectron2 Faster/Mask R-CNN X101-FPN (optional extra), split 'fpn'"),
+    ("external-coco", "bench.tasks.external:ExternalCocoTask",
+     "any detector run as an external command; reads COCO results JSON"),
 ]:
     TASKS.register(_name, _target, _help)
