@@ -132,6 +132,14 @@ def to_coco_results(output: Mapping[str, Any], image_id: int,
     return results
 
 
+def same_size_batches(samples: list[Sample], batch_size: int) -> list[list[int]]:
+    """Indices of `samples` in batches of at most `batch_size` images of one size."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, s in enumerate(samples):
+        groups.setdefault(tuple(s.image.shape), []).append(i)
+    return [idx[j:j + batch_size] for idx in groups.values() for j in range(0, len(idx), batch_size)]
+
+
 def coco_image_id(sample: Sample) -> int:
     """The COCO image id of a sample (meta "coco_id", else its id)."""
     if "coco_id" in sample.meta:
@@ -212,17 +220,20 @@ class TorchvisionStyleTask(Task):
         return self.predict_batch([sample])[0]
 
     def predict_batch(self, samples: list[Sample]) -> list[list[dict]]:
-        """The network's own forward over batches of `batch_size` images."""
+        """The network's own forward over batches of up to `batch_size` images.
+
+        Only images of one size share a batch: torchvision pads a batch to its largest
+        image, so mixing sizes would make an image's detections depend on its neighbours.
+        """
         import torch
 
-        out: list[list[dict]] = []
-        for i in range(0, len(samples), self.batch_size):
-            chunk = samples[i:i + self.batch_size]
+        out: dict[int, list[dict]] = {}
+        for chunk in same_size_batches(samples, self.batch_size):
             with torch.inference_mode():
-                dets = self.model([self._tensor(s.image) for s in chunk])
-            out.extend(to_coco_results(d, coco_image_id(s), self.label_to_category)
-                       for d, s in zip(dets, chunk))
-        return out
+                dets = self.model([self._tensor(samples[i].image) for i in chunk])
+            for d, i in zip(dets, chunk):
+                out[i] = to_coco_results(d, coco_image_id(samples[i]), self.label_to_category)
+        return [out[i] for i in range(len(samples))]
 
     def _check_split(self, split: str) -> None:
         if split not in self.split_points:

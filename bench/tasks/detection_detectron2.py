@@ -24,6 +24,7 @@ from bench.tasks.detection import (
     coco_image_id,
     padded_canvas,
     pick_device,
+    same_size_batches,
     resolve_category_map,
     to_coco_results,
 )
@@ -177,13 +178,13 @@ class Detectron2Task(Task):
     def predict_batch(self, samples: list[Sample]) -> list[list[dict]]:
         import torch
 
-        out: list[list[dict]] = []
-        for i in range(0, len(samples), self.batch_size):
-            chunk = samples[i:i + self.batch_size]
+        out: dict[int, list[dict]] = {}
+        for chunk in same_size_batches(samples, self.batch_size):
             with torch.inference_mode():
-                outputs = self.model([self._input(s) for s in chunk])
-            out.extend(self._results(o, s) for o, s in zip(outputs, chunk))
-        return out
+                outputs = self.model([self._input(samples[i]) for i in chunk])
+            for o, i in zip(outputs, chunk):
+                out[i] = self._results(o, samples[i])
+        return [out[i] for i in range(len(samples))]
 
     def features(self, sample: Sample, split: str = "fpn") -> dict[str, np.ndarray]:
         import torch

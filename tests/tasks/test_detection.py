@@ -157,3 +157,17 @@ def test_refuses_checkpoint_with_pickled_code(tmp_path):
 class _Evil:
     def __reduce__(self):
         return (print, ("pickled code ran",))
+
+
+def test_same_size_batches_keep_sizes_apart_and_order_recoverable():
+    import numpy as np
+
+    from bench.tasks.detection import same_size_batches
+    from bench.types import Sample
+
+    shapes = [(240, 320), (480, 640), (240, 320), (240, 320), (480, 640)]
+    samples = [Sample(str(i), (np.zeros((*s, 3), np.uint8),)) for i, s in enumerate(shapes)]
+    batches = same_size_batches(samples, 2)
+    assert sorted(i for b in batches for i in b) == list(range(5))
+    for b in batches:
+        assert len(b) <= 2 and len({shapes[i] for i in b}) == 1
