@@ -51,11 +51,13 @@ def _record_meta(store: RunStore, plan: Plan) -> None:
     store.write_plan(plan.rows)
 
 
-def _metric_directions(plan: Plan, task: Any, dataset: Any) -> dict[str, bool]:
+def _record_metric_infos(store: RunStore, task: Any, dataset: Any) -> None:
+    """Each metric's direction and unit, as its evaluator declares them."""
     from bench.metrics.quality import quality_metric_infos
 
     infos = list(quality_metric_infos()) + list(task.evaluator(dataset).metrics())
-    return {m.name: m.higher_is_better for m in infos}
+    store.set_meta("metric_directions", {m.name: m.higher_is_better for m in infos})
+    store.set_meta("metric_units", {m.name: m.unit for m in infos})
 
 
 def execute_jobs(
@@ -114,7 +116,7 @@ def run_spec(
     try:
         _record_meta(store, plan)
         dataset, task = plan.dataset_obj, plan.task_obj
-        store.set_meta("metric_directions", _metric_directions(plan, task, dataset))
+        _record_metric_infos(store, task, dataset)
         done = store.done_keys()
         todo = [j for j in plan.jobs if j.key not in done]
         ex = spec.execute

@@ -64,9 +64,16 @@ def headline_metrics(
 
 
 def is_accuracy(metric: str, runs: list[RunData]) -> bool:
-    """A task metric whose values are fractions in 0..1 (mAP, AP): MPEG reports it x 100."""
+    """A task metric whose values are fractions in 0..1 (mAP, AP): MPEG reports it x 100.
+
+    The unit the evaluator declared decides ("fraction 0..1" for COCO; KITTI AP is
+    already in %); runs stored without units fall back to the values' range.
+    """
     if metric in pixel_quality_names():
         return False
+    declared = {run.units[metric] for run in runs if metric in run.units}
+    if declared:
+        return all(u.startswith("fraction") for u in declared)
     values = [p["metrics"].get(metric) for run in runs for p in run.points]
     finite = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
     return bool(finite) and all(0.0 <= v <= 1.0 for v in finite)

@@ -47,6 +47,7 @@ class RunData:
     points: list[dict[str, Any]]
     directions: dict[str, bool]
     timing: list[TimingRow] = field(default_factory=list)
+    units: dict[str, str] = field(default_factory=dict)  # metric -> unit, as the evaluator declared
 
     @property
     def anchor(self) -> str | None:
@@ -122,6 +123,7 @@ def run_data_from_store(store: RunStore, points: list[dict[str, Any]] | None = N
         points=points,
         directions=dict(store.get_meta("metric_directions", {}) or {}),
         timing=timing_rows(store),
+        units=dict(store.get_meta("metric_units", {}) or {}),
     )
 
 

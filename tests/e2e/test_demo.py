@@ -27,6 +27,10 @@ def test_demo_preset_runs_end_to_end(tmp_path):
     assert by[("identity", 0)]["bpp"] == 24.0
     summary = (out.report_dir / "summary.md").read_text()
     assert "bbox/AP" in summary and "segm/AP" in summary and "feature-vvenc" in summary
+    mpeg = (out.report_dir / "mpeg" / "vvenc.csv").read_text().splitlines()
+    assert mpeg[0].startswith("dataset,QP,bpp,bbox/AP (x100),segm/AP (x100)")
+    first = mpeg[1].split(",")
+    assert float(first[3]) == by[("vvenc", 27)]["metrics"]["bbox/AP"] * 100
     again = run_spec(spec, tmp_path / "results", None, progress=False)
     assert again.jobs_run == 0
     assert json.dumps([p["metrics"] for p in again.points]) == json.dumps([p["metrics"] for p in out.points])
