@@ -106,6 +106,7 @@ def make_plan(spec: RunSpec) -> Plan:
         raise SpecError(f"dataset {spec.dataset.type!r} selects no items")
     task_desc = {"type": spec.task.type, "params": dict(spec.task.params)}
     task = build_task(task_desc)
+    task.check()
     task_desc.update(version=str(task.version), weights_hash=task.weights_hash(), name=task.name)
     codecs = {c.name: _codec_desc(c, task, spec.execute.timeout_s) for c in spec.codecs}
     plan = Plan(spec, ds_desc, ids, dataset.fingerprint(), task_desc, codecs,

@@ -48,6 +48,9 @@ class Task(ABC):
     def evaluator(self, dataset: Any) -> Evaluator:
         """The evaluator for this task over `dataset`'s ground truth."""
 
+    def check(self) -> None:
+        """Raise TaskError saying what is wrong if the task cannot run (called before any job)."""
+
     def weights_hash(self) -> str:
         """Hash of the weights in use ('' for a task without weights)."""
         return ""
