@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from bench.report.sources import Curve  # noqa: E402
+from bench.report.sources import Curve, scale_groups  # noqa: E402
 
 PLOT_FORMATS = ("png", "svg", "pdf")
 # Okabe-Ito colours (safe for colour-blind readers), then the tab10 ones.
@@ -94,6 +95,8 @@ def rd_figure(
             if not xy:
                 continue
             incomplete |= _draw_curve(ax, c, xy, colors.get(c.codec, "#333333"), point_labels)
+        for group in scale_groups(curves):
+            _draw_pareto_front(ax, group, metric)
         if log_rate:
             _log_rate_axis(ax)
         ax.set_xlabel("rate (bpp)")
@@ -107,6 +110,20 @@ def rd_figure(
                   ncol=2 if len(handles) > 3 else 1)
         fig.tight_layout()
     return fig
+
+
+def _draw_pareto_front(ax: Any, group: list[Curve], metric: str) -> None:
+    """The non-dominated points over all of a group's curves (the scales of one anchor)."""
+    from bench.analysis.pareto import pareto_front
+
+    pts = [(r, v) for c in group for r, v, _ in _xy(c, metric)]
+    if len(pts) < 2:
+        return
+    front = [pts[i] for i in pareto_front(pts, higher_is_better=True)]
+    full = [c.codec for c in group if c.params.get("scale") == 100]
+    name = full[0] if full else os.path.commonprefix([c.codec for c in group]).rstrip("-_ ")
+    ax.plot([r for r, _ in front], [v for _, v in front], ls="-", lw=2.2, color="0.35",
+            alpha=0.35, zorder=1, label=f"{name}: Pareto front over {len(group)} scales")
 
 
 def _log_rate_axis(ax: Any) -> None:

@@ -79,6 +79,7 @@ class Curve:
     anchor: bool
     uncompressed: bool
     points: list[dict[str, Any]]
+    params: dict[str, Any] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -179,6 +180,18 @@ def is_anchor(run: RunData, codec: str) -> bool:
     return ctype.startswith(ANCHOR_TYPE_PREFIXES)
 
 
+def scale_groups(curves: list[Curve]) -> list[list[Curve]]:
+    """Curves of one run and codec type that differ only in their resolution `scale`
+    (the VCM anchor's 100/75/50/25 % curves): groups of two or more."""
+    groups: dict[tuple, list[Curve]] = {}
+    for c in curves:
+        if c.uncompressed or "scale" not in c.params:
+            continue
+        rest = tuple(sorted((k, repr(v)) for k, v in c.params.items() if k != "scale"))
+        groups.setdefault((c.run_index, c.type, rest), []).append(c)
+    return [g for g in groups.values() if len({c.params["scale"] for c in g}) > 1]
+
+
 def build_curves(runs: list[RunData]) -> list[Curve]:
     """Every codec of every run, in run then plan order."""
     multi = len(runs) > 1
@@ -188,10 +201,12 @@ def build_curves(runs: list[RunData]) -> list[Curve]:
         for p in run.points:
             by_codec.setdefault(p["codec"], []).append(p)
         for codec, points in by_codec.items():
-            ctype = ((run.plan.get("codecs") or {}).get(codec) or {}).get("type")
+            desc = (run.plan.get("codecs") or {}).get(codec) or {}
+            ctype = desc.get("type")
             curves.append(Curve(
                 label=f"{codec} [{name}]" if multi else codec, codec=codec, run=name,
                 run_index=index, type=ctype, anchor=is_anchor(run, codec),
                 uncompressed=ctype in UNCOMPRESSED_TYPES, points=points,
+                params=dict(desc.get("params") or {}),
             ))
     return curves
