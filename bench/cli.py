@@ -172,13 +172,22 @@ def report(
 @app.command("export")
 def export(
     run_name: str = typer.Argument(..., metavar="RUN", help="A run name or results/<run> folder."),
-    out: Path = typer.Option(..., "-o", "--out", help="The curves .json file to write."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="The curves .json file to write."),
+    records: Optional[Path] = typer.Option(None, help="Per-item records as .csv or .parquet."),
+    points: Optional[Path] = typer.Option(None, help="Points as .csv or .parquet."),
     results_dir: Path = typer.Option(Path("results"), help="Where run stores are."),
 ) -> None:
-    """Write a run's curves as a small schema-versioned JSON (a baseline for `compare`)."""
+    """Write a run's curves as a small schema-versioned JSON (a baseline for `compare`),
+    and/or its per-item records and points as CSV or Parquet."""
     from bench.analysis.export import export_run
+    from bench.records import export_tables
 
-    typer.echo(f"curves: {export_run(run_name, out, results_dir)}")
+    if out is None and records is None and points is None:
+        raise BenchError("export: give -o curves.json, --records FILE or --points FILE")
+    if out is not None:
+        typer.echo(f"curves: {export_run(run_name, out, results_dir)}")
+    for what, path in export_tables(run_name, results_dir, records, points):
+        typer.echo(f"{what}: {path}")
 
 
 @app.command("compare")
@@ -217,6 +226,31 @@ def train_detector(
 
     typer.echo(train_detector_cli(out or DEFAULT_WEIGHTS, n_train, epochs, batch_size, lr, seed,
                                   data_root, threads, n_val))
+
+
+@train_app.command("stereo3d")
+def train_stereo3d(
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Weights to write "
+                                       "(default: the package's bench/models/weights/stereo3d.pt)."),
+    n_train: int = typer.Option(3000, help="Synthetic training frames (split 'train', 621 x 188)."),
+    n_val: int = typer.Option(100, help="Synthetic validation frames (split 'val', 621 x 188)."),
+    iterations: int = typer.Option(10000, help="Optimiser steps."),
+    batch_size: int = typer.Option(4, help="Stereo pairs per step."),
+    lr: float = typer.Option(2e-3, help="Peak AdamW learning rate (cosine schedule)."),
+    crop_width: int = typer.Option(320, help="Width of the random column crop, a multiple of 16."),
+    seed: int = typer.Option(0, help="Seed of the data and of the training."),
+    data_root: Path = typer.Option(Path("datasets"), help="Where the synthetic sets are generated."),
+    threads: int = typer.Option(2, help="torch CPU threads."),
+    workers: int = typer.Option(2, help="Processes rendering the synthetic frames."),
+) -> None:
+    """Train the stereo 3D detector on synthetic-kitti, validating with KITTI AP."""
+    from bench.models.train_stereo3d import train_stereo3d_cli
+    from bench.tasks.stereo3d import DEFAULT_WEIGHTS
+
+    typer.echo(train_stereo3d_cli(
+        out or DEFAULT_WEIGHTS, n_train=n_train, n_val=n_val, iterations=iterations,
+        batch_size=batch_size, lr=lr, crop_width=crop_width, seed=seed, data_root=data_root,
+        threads=threads, workers=workers, log=typer.echo))
 
 
 # -- commands added by other modules go above this line --
