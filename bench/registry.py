@@ -162,5 +162,9 @@ for _name, _target, _help in [
      "detectron2 Faster/Mask R-CNN X101-FPN (optional extra), split 'fpn'"),
     ("external-coco", "bench.tasks.external:ExternalCocoTask",
      "any detector run as an external command; reads COCO results JSON"),
+    ("stereo3d", "bench.tasks.stereo3d:Stereo3DTask",
+     "built-in stereo 3D detector (committed weights), KITTI AP, split 'stereo'"),
+    ("external-kitti", "bench.tasks.external_kitti:ExternalKittiTask",
+     "any KITTI 3D detector run as an external command; reads KITTI label files"),
 ]:
     TASKS.register(_name, _target, _help)
