@@ -84,7 +84,8 @@ class StereoHead(nn.Module):
     """Both views' {f0, f1, f2} -> dense disparity (1/4) and detection maps (1/8)."""
 
     def __init__(self, widths: tuple[int, int, int] = (32, 48, 96), max_disp: int = 16,
-                 groups: int = 8, match_ch: int = 32, width: int = 64):
+                 groups: int = 8, match_ch: int = 32, width: int = 64,
+                 depth_uncertainty: bool = True):
         super().__init__()
         c0, c1, c2 = widths
         self.max_disp, self.groups = max_disp, groups
@@ -97,7 +98,8 @@ class StereoHead(nn.Module):
         self.fuse = nn.Sequential(conv_bn(c1 + 64 + 48 + 1, width, k=1), conv_bn(width, width),
                                   conv_bn(width, width))
         self.heat = nn.Sequential(conv_bn(width, 32), nn.Conv2d(32, len(CLASSES), 1))
-        self.reg = nn.Sequential(conv_bn(width, 64), nn.Conv2d(64, sum(REG_CHANNELS.values()), 1))
+        n_reg = sum(REG_CHANNELS.values()) - (0 if depth_uncertainty else REG_CHANNELS["depth_unc"])
+        self.reg = nn.Sequential(conv_bn(width, 64), nn.Conv2d(64, n_reg, 1))
         nn.init.constant_(self.heat[-1].bias, -2.19)  # prior 0.1
 
     def disparity(self, left_f0: torch.Tensor, right_f0: torch.Tensor):
@@ -133,11 +135,13 @@ def object_disparity(disp4: torch.Tensor, pool_logits: torch.Tensor) -> torch.Te
 class Stereo3DNet(nn.Module):
     """Backbone + stereo head; `features` and `head` are the two sides of the split."""
 
-    def __init__(self, widths: tuple[int, int, int] = (32, 48, 96), max_disp: int = 16):
+    def __init__(self, widths: tuple[int, int, int] = (32, 48, 96), max_disp: int = 16,
+                 depth_uncertainty: bool = True):
         super().__init__()
-        self.config = {"widths": list(widths), "max_disp": max_disp}
+        self.config = {"widths": list(widths), "max_disp": max_disp,
+                       "depth_uncertainty": depth_uncertainty}
         self.backbone = Backbone(widths)
-        self.stereo_head = StereoHead(widths, max_disp)
+        self.stereo_head = StereoHead(widths, max_disp, depth_uncertainty=depth_uncertainty)
 
     def features(self, left: torch.Tensor, right: torch.Tensor) -> dict[str, torch.Tensor]:
         """Normalised, padded images -> {"left/f0", ..., "right/f2"}."""
@@ -159,14 +163,21 @@ class Stereo3DNet(nn.Module):
 
 
 def split_reg(reg: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The regression map (B, 12, h, w) cut into its named parts."""
+    """The regression map cut into its named parts ("depth_unc" only when the network has it)."""
     out, start = {}, 0
+    without_unc = reg.shape[1] == sum(REG_CHANNELS.values()) - REG_CHANNELS["depth_unc"]
     for name, n in REG_CHANNELS.items():
+        if name == "depth_unc" and without_unc:
+            continue
         out[name] = reg[:, start:start + n]
         start += n
     return out
 
 
 def build_model(config: dict | None = None) -> Stereo3DNet:
-    config = config or {}
-    return Stereo3DNet(tuple(config.get("widths", (32, 48, 96))), int(config.get("max_disp", 16)))
+    """A new network (config None) or the one a checkpoint's config describes; checkpoints
+    written before the depth-uncertainty output existed have no such key and no such output."""
+    if config is None:
+        return Stereo3DNet()
+    return Stereo3DNet(tuple(config.get("widths", (32, 48, 96))), int(config.get("max_disp", 16)),
+                       bool(config.get("depth_uncertainty", False)))

@@ -106,8 +106,9 @@ def decode_detections(out: dict[str, torch.Tensor], geo: NetGeometry, score_thre
     pick = lambda m: m[0][:, rows, cols].T.numpy().astype(np.float64)  # noqa: E731
     box, off, ddisp = pick(reg["box2d"]), pick(reg["offset3d"]), pick(reg["disparity"])[:, 0]
     dims_log, orient = pick(reg["dims"]), pick(reg["orient"])
-    depth_error = np.exp(np.clip(pick(reg["depth_unc"])[:, 0], -5.0, 5.0))
-    scores = scores.numpy().astype(np.float64) * np.exp(-depth_error)
+    scores = scores.numpy().astype(np.float64)
+    if "depth_unc" in reg:  # networks with the depth-uncertainty output
+        scores = scores * np.exp(-np.exp(np.clip(pick(reg["depth_unc"])[:, 0], -5.0, 5.0)))
     base_disp = out["disp8"][0, 0][rows, cols].numpy().astype(np.float64)
     s = float(HEAD_STRIDE)
     u = cols.numpy() * s + (s - 1) / 2
