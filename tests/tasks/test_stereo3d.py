@@ -99,3 +99,26 @@ def test_evaluator_scores_labels_as_detections(frames):
         ev.evaluate({"999999": []})
     with pytest.raises(TaskError, match="lacks score"):
         ev.evaluate({ids[0]: [{k: v for k, v in perfect[ids[0]][0].items() if k != "score"}]})
+
+
+def test_committed_weights_find_and_place_cars(tmp_path):
+    from bench.metrics.kitti_iou import image_box_iou
+
+    ds = SyntheticKittiDataset(n_frames=8, width=621, height=188, seed=5, split="check",
+                               root=tmp_path)
+    task = Stereo3DTask()
+    found, depth_errors, n_cars = 0, [], 0
+    for item_id, anno in zip(ds.ids(), ds.label_annos()):
+        got = detections_to_anno([d for d in task.predict(ds.load(item_id)) if d["score"] > 0.1])
+        cars = (anno["name"] == "Car") & (anno["occluded"] <= 1) & (anno["location"][:, 2] < 30)
+        n_cars += int(cars.sum())
+        if not cars.any() or not len(got["name"]):
+            continue
+        iou = image_box_iou(anno["bbox"][cars], got["bbox"])
+        for k, j in enumerate(iou.argmax(1)):
+            if iou[k, j] >= 0.7 and got["name"][j] == "Car":
+                found += 1
+                depth_errors.append(abs(got["location"][j][2] - anno["location"][cars][k][2]))
+    assert n_cars >= 8
+    assert found >= 0.8 * n_cars
+    assert np.median(depth_errors) < 0.6  # metres, cars nearer than 30 m
