@@ -51,7 +51,8 @@ class Part:
 
     def centre_half(self) -> tuple[np.ndarray, np.ndarray]:
         """Centre in the object's KITTI frame (y down) and half extents."""
-        centre = np.array([(self.x0 + self.x1) / 2, -(self.y0 + self.y1) / 2, (self.z0 + self.z1) / 2])
+        centre = np.array([(self.x0 + self.x1) / 2, -(self.y0 + self.y1) / 2,
+                           (self.z0 + self.z1) / 2])
         half = np.array([(self.x1 - self.x0) / 2, (self.y1 - self.y0) / 2, (self.z1 - self.z0) / 2])
         return centre, half
 
@@ -167,18 +168,24 @@ def _traffic(rng: np.random.Generator, ground: float, placed: list[SceneObject])
     for _ in range(int(rng.poisson(2.5))):
         side = rng.choice([-1.0, 1.0])
         if rng.random() < 0.75:
-            x, ry = side * (ROAD_HALF_WIDTH - 1.0), rng.choice([-np.pi / 2, np.pi / 2]) + rng.normal(0, 0.1)
+            x = side * (ROAD_HALF_WIDTH - 1.0)
+            ry = rng.choice([-np.pi / 2, np.pi / 2]) + rng.normal(0, 0.1)
         else:  # angled parking
             x, ry = side * (ROAD_HALF_WIDTH + 1.2), rng.uniform(-np.pi, np.pi)
-        _place(rng, "Car", x + rng.normal(0, 0.2), rng.uniform(MIN_DEPTH, MAX_DEPTH), ry, ground, placed)
+        _place(rng, "Car", x + rng.normal(0, 0.2), rng.uniform(MIN_DEPTH, MAX_DEPTH), ry, ground,
+               placed)
     if rng.random() < 0.25:  # a car crossing
         _place(rng, "Car", rng.uniform(-4, 4), rng.uniform(12, MAX_DEPTH),
                rng.choice([0.0, np.pi]) + rng.normal(0, 0.15), ground, placed)
     for _ in range(int(rng.poisson(2.0))):
         side = rng.choice([-1.0, 1.0])
         on_road = rng.random() < 0.2
-        x = rng.uniform(-4.5, 4.5) if on_road else side * rng.uniform(ROAD_HALF_WIDTH + 0.5, SIDEWALK_OUTER)
-        _place(rng, "Pedestrian", x, rng.uniform(MIN_DEPTH, 45.0), rng.uniform(-np.pi, np.pi), ground, placed)
+        if on_road:
+            x = rng.uniform(-4.5, 4.5)
+        else:
+            x = side * rng.uniform(ROAD_HALF_WIDTH + 0.5, SIDEWALK_OUTER)
+        _place(rng, "Pedestrian", x, rng.uniform(MIN_DEPTH, 45.0), rng.uniform(-np.pi, np.pi),
+               ground, placed)
     for _ in range(int(rng.poisson(1.0))):
         side = rng.choice([-1.0, 1.0])
         ry = -np.pi / 2 if side > 0 else np.pi / 2
@@ -213,16 +220,19 @@ def _static(rng: np.random.Generator, ground: float, placed: list[SceneObject]) 
         x, z = side * rng.uniform(ROAD_HALF_WIDTH + 0.4, SIDEWALK_OUTER), rng.uniform(4.0, 80.0)
         if rng.random() < 0.5:
             height = rng.uniform(3, 7)
-            parts = [Part(-0.08, 0.08, 0.0, height, -0.08, 0.08, "pole", np.array([0.5, 0.5, 0.52]))]
+            grey = np.array([0.5, 0.5, 0.52])
+            parts = [Part(-0.08, 0.08, 0.0, height, -0.08, 0.08, "pole", grey)]
             dims = np.array([height, 0.16, 0.16])
         else:
             trunk, crown = rng.uniform(1.8, 3.0), rng.uniform(1.5, 3.5)
             green = np.array([0.2, 0.45, 0.15]) * rng.uniform(0.7, 1.2)
-            parts = [Part(-0.15, 0.15, 0.0, trunk, -0.15, 0.15, "bark", np.array([0.35, 0.25, 0.15])),
+            brown = np.array([0.35, 0.25, 0.15])
+            parts = [Part(-0.15, 0.15, 0.0, trunk, -0.15, 0.15, "bark", brown),
                      Part(-crown / 2, crown / 2, trunk, trunk + crown, -crown / 2, crown / 2,
                           "foliage", green, int(rng.integers(8)))]
             dims = np.array([trunk + crown, crown, crown])
-        obj = SceneObject("static", dims, np.array([x, ground, z]), float(rng.uniform(0, np.pi)), parts)
+        obj = SceneObject("static", dims, np.array([x, ground, z]), float(rng.uniform(0, np.pi)),
+                          parts)
         if not _overlaps(obj, placed, 0.2):
             placed.append(obj)
 

@@ -149,7 +149,8 @@ def detector_losses(out: dict[str, torch.Tensor], tgt: dict[str, torch.Tensor],
     gt_depth = tgt["depth"].clamp(min=1.0)
     losses["disparity"] = (F.l1_loss(disp, fb / gt_depth, reduction="none") * w).sum() / norm
     depth = fb / disp
-    losses["depth"] = (F.smooth_l1_loss(depth, gt_depth, beta=0.5, reduction="none") * w).sum() / norm
+    depth_l1 = F.smooth_l1_loss(depth, gt_depth, beta=0.5, reduction="none")
+    losses["depth"] = (depth_l1 * w).sum() / norm
     # Laplace negative log-likelihood of the depth error; it only trains the scale.
     log_b = reg["depth_unc"].clamp(-5.0, 5.0)
     nll = math.sqrt(2.0) * (depth.detach() - gt_depth).abs() * torch.exp(-log_b) + log_b

@@ -111,7 +111,8 @@ def train_stereo3d(
     torch.manual_seed(seed)
     rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
     t0 = time.time()
-    common = {"width": TRAIN_SIZE[0], "height": TRAIN_SIZE[1], "root": data_root, "workers": workers}
+    common = {"width": TRAIN_SIZE[0], "height": TRAIN_SIZE[1], "root": data_root,
+              "workers": workers}
     train_set = SyntheticKittiDataset(n_frames=n_train, seed=seed, split="train", **common)
     val_set = SyntheticKittiDataset(n_frames=n_val, seed=seed, split="val", **common)
     data = load_split(train_set)
@@ -119,8 +120,7 @@ def train_stereo3d(
     model = build_model().to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     warmup = max(1, iterations // 30)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: min(1.0, (i + 1) / warmup)
-                                              * 0.5 * (1 + math.cos(math.pi * min(i, iterations) / iterations)))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: lr_factor(i, warmup, iterations))
     t_train, cpu0, history = time.time(), _cpu(), []
     for it in range(1, iterations + 1):
         model.train()
@@ -135,7 +135,8 @@ def train_stereo3d(
         sched.step()
         if it % 50 == 0 or it == 1:
             parts = " ".join(f"{k}={v.item():.3f}" for k, v in losses.items())
-            log(f"it {it}/{iterations} loss={loss.item():.3f} {parts} ({time.time() - t_train:.0f} s)")
+            elapsed = time.time() - t_train
+            log(f"it {it}/{iterations} loss={loss.item():.3f} {parts} ({elapsed:.0f} s)")
         if it % eval_every == 0 or it == iterations:
             metrics = validate(model, val_set)
             history.append({"iteration": it, **metrics})
@@ -151,6 +152,12 @@ def train_stereo3d(
     save_weights(model, out, summary)
     log(f"saved {out}")
     return summary
+
+
+def lr_factor(step: int, warmup: int, iterations: int) -> float:
+    """Linear warm-up over `warmup` steps, then cosine decay to 0 at `iterations`."""
+    cosine = 0.5 * (1 + math.cos(math.pi * min(step, iterations) / iterations))
+    return min(1.0, (step + 1) / warmup) * cosine
 
 
 def _cpu() -> float:
@@ -180,7 +187,8 @@ def _plain(obj: Any) -> Any:
 
 
 @torch.no_grad()
-def predict_split(model: torch.nn.Module, dataset: Any, score_thresh: float = 0.05) -> dict[str, list]:
+def predict_split(model: torch.nn.Module, dataset: Any,
+                  score_thresh: float = 0.05) -> dict[str, list]:
     """Detections of every frame of `dataset` through the inference path."""
     from bench.models.stereo3d_decode import decode_detections
 
@@ -216,7 +224,8 @@ def train_stereo3d_cli(out: str | Path, **kwargs: Any) -> str:
     summary = train_stereo3d(out, **kwargs)
     last = summary["validation"][-1] if summary["validation"] else {}
     lines = [f"weights: {out}",
-             f"training: {summary['iterations']} iterations in {summary['train_wall_s']:.0f} s wall "
+             f"training: {summary['iterations']} iterations in "
+             f"{summary['train_wall_s']:.0f} s wall "
              f"({summary['train_cpu_s']:.0f} s CPU, {summary['threads']} threads)"]
     lines += [f"  {k}: {v:.2f}" for k, v in last.items() if k != "iteration"]
     return "\n".join(lines)

@@ -52,7 +52,7 @@ def write_kitti_frames(samples: list[Sample], root: Path) -> list[str]:
     for sample in samples:
         if not _SAFE_ID.match(sample.id) or sample.id.startswith("."):
             raise TaskError(f"external-kitti: item id {sample.id!r} is not usable as a file name")
-        if not sample.stereo or not sample.calib or "P2" not in sample.calib or "P3" not in sample.calib:
+        if not sample.stereo or not {"P2", "P3"} <= set(sample.calib or {}):
             raise TaskError(f"external-kitti needs stereo samples with P2/P3 calibration; item "
                             f"{sample.id!r} has {len(sample.images)} view(s)")
         write_png(sample.images[0], base / "image_2" / f"{sample.id}.png")
@@ -83,7 +83,8 @@ class ExternalKittiTask(ExternalCommandTask):
         return {"frames": [{"id": i, "width": int(s.images[0].shape[1]),
                             "height": int(s.images[0].shape[0])} for i, s in zip(ids, samples)]}
 
-    def read_outputs(self, samples: list[Sample], output: Path, id_map: dict[str, Any]) -> list[Any]:
+    def read_outputs(self, samples: list[Sample], output: Path,
+                     id_map: dict[str, Any]) -> list[Any]:
         from bench.metrics.kitti_io import read_label_file
         from bench.models.stereo3d_decode import anno_to_detections
 

@@ -94,7 +94,7 @@ class Stereo3DTask(Task):
     def _inputs(self, sample: Sample):
         from bench.models.stereo3d_decode import image_tensor, net_geometry
 
-        if not sample.stereo or not sample.calib or "P2" not in sample.calib or "P3" not in sample.calib:
+        if not sample.stereo or not {"P2", "P3"} <= set(sample.calib or {}):
             raise TaskError(f"stereo3d needs a stereo sample with P2/P3 calibration (a KITTI "
                             f"dataset); item {sample.id!r} has {len(sample.images)} view(s)")
         h, w = sample.images[0].shape[:2]
@@ -122,7 +122,8 @@ class Stereo3DTask(Task):
             feats = self.model().features(left, right)
         return {k: v[0].float().cpu().numpy().astype(np.float32) for k, v in feats.items()}
 
-    def head(self, features: dict[str, np.ndarray], sample: Sample, split: str) -> list[dict[str, Any]]:
+    def head(self, features: dict[str, np.ndarray], sample: Sample,
+             split: str) -> list[dict[str, Any]]:
         import torch
 
         from bench.models.stereo3d_decode import decode_detections, net_geometry
@@ -132,8 +133,8 @@ class Stereo3DTask(Task):
         geo = net_geometry((w, h), sample.calib or {})
         self._check_features(features, geo)
         model = self.model()
-        feats = {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32))[None].to(self._torch_device)
-                 for k, v in features.items()}
+        feats = {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32))[None]
+                 .to(self._torch_device) for k, v in features.items()}
         with torch.no_grad():
             out = {k: v.cpu() for k, v in model.head(feats).items()}
         return decode_detections(out, geo, self.score_thresh, self.topk)

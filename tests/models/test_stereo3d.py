@@ -75,7 +75,8 @@ def test_targets_decode_back_to_the_labels(frames):
             np.testing.assert_allclose(got["bbox"][k], anno["bbox"][j], atol=0.05)
             np.testing.assert_allclose(got["location"][k], anno["location"][j], atol=2e-3)
             np.testing.assert_allclose(got["dimensions"][k], anno["dimensions"][j], atol=2e-3)
-            np.testing.assert_allclose(got["rotation_y"][k], anno["rotation_y"][j], atol=0.011)  # 2-decimal labels
+            # labels keep 2 decimals of alpha and rotation_y, each rounded on its own
+            np.testing.assert_allclose(got["rotation_y"][k], anno["rotation_y"][j], atol=0.011)
             np.testing.assert_allclose(got["alpha"][k], anno["alpha"][j], atol=2e-3)
         found += len(got["name"])
         total += int((anno["name"] != "DontCare").sum())

@@ -21,13 +21,15 @@ for n, i in enumerate(ids):
     left = Image.open(root / "training" / "image_2" / f"{i}.png")
     right = Image.open(root / "training" / "image_3" / f"{i}.png")
     assert left.size == right.size
-    calib = dict(line.split(":", 1) for line in (root / "training" / "calib" / f"{i}.txt").read_text().splitlines())
+    calib_text = (root / "training" / "calib" / f"{i}.txt").read_text()
+    calib = dict(line.split(":", 1) for line in calib_text.splitlines())
     assert set(calib) == {"P0", "P1", "P2", "P3", "R0_rect", "Tr_velo_to_cam", "Tr_imu_to_velo"}
     focal = float(calib["P2"].split()[0])
     if mode == "skip" and n == 1:
         continue
     score = "" if mode == "noscore" else f" {0.5 + 0.1 * n}"
-    line = f"Car -1 -1 0.1 10 20 {left.size[0] - 1} 40 1.5 1.6 3.9 1.0 1.6 {focal / 10:.3f} 0.2{score}\n"
+    box = f"10 20 {left.size[0] - 1} 40"
+    line = f"Car -1 -1 0.1 {box} 1.5 1.6 3.9 1.0 1.6 {focal / 10:.3f} 0.2{score}\n"
     (out / f"{i}.txt").write_text(line if n == 0 else "")
 if mode == "fail":
     print("model checkpoint not found", file=sys.stderr)
@@ -39,7 +41,8 @@ if mode == "fail":
 def detector(tmp_path):
     script = tmp_path / "detector.py"
     script.write_text(DETECTOR)
-    return lambda mode="ok": ExternalKittiTask([sys.executable, str(script), "{images}", "{output}", mode])
+    return lambda mode="ok": ExternalKittiTask(
+        [sys.executable, str(script), "{images}", "{output}", mode])
 
 
 def _sample(item_id, value):
