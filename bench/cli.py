@@ -23,10 +23,8 @@ app = typer.Typer(
 )
 eval_app = typer.Typer(no_args_is_help=True, help="Evaluate prediction files directly.")
 codec_app = typer.Typer(no_args_is_help=True, help="Run one codec on one input.")
-train_app = typer.Typer(no_args_is_help=True, help="Train the project's own small networks.")
 app.add_typer(eval_app, name="eval")
 app.add_typer(codec_app, name="codec")
-app.add_typer(train_app, name="train")
 
 
 def _echo_json(obj: object) -> None:
@@ -207,50 +205,28 @@ def compare(
         raise typer.Exit(code)
 
 
-@train_app.command("detector")
-def train_detector(
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Checkpoint to write "
-                                       "(default: the package's bench/models/weights/detector.pt)."),
-    n_train: int = typer.Option(1600, help="Synthetic training images (split 'train')."),
-    epochs: int = typer.Option(3, help="Passes over the training images."),
-    batch_size: int = typer.Option(4, help="Images per step."),
-    lr: float = typer.Option(2e-3, help="Peak AdamW learning rate."),
-    seed: int = typer.Option(0, help="Seed of the data and of the training."),
-    data_root: Path = typer.Option(Path("datasets"), help="Where the synthetic sets are generated."),
-    threads: int = typer.Option(1, help="torch CPU threads."),
-    n_val: int = typer.Option(48, help="Synthetic validation images for the final mAP."),
+@app.command("train")
+def train(
+    recipe: str = typer.Argument(..., metavar="RECIPE|NAME",
+                                 help="A recipe YAML, or a shipped recipe's name (see docs)."),
+    set_: List[str] = typer.Option([], "--set", help="Override a recipe value: key.path=value"),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the saved state."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Train to this many steps."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda or cuda:N."),
 ) -> None:
-    """Train the built-in small Mask R-CNN on synthetic-coco, then report its val mAP."""
-    from bench.models.detector import DEFAULT_WEIGHTS
-    from bench.models.train_detector import train_detector_cli
+    """Train a model from a recipe: resumable, with progress, evaluation and a model card."""
+    from bench.train.legacy import LEGACY, run_legacy
+    from bench.train.recipe import RECIPES_DIR
 
-    typer.echo(train_detector_cli(out or DEFAULT_WEIGHTS, n_train, epochs, batch_size, lr, seed,
-                                  data_root, threads, n_val))
+    if recipe in LEGACY and not (RECIPES_DIR / f"{recipe}.yaml").is_file():
+        typer.echo(run_legacy(recipe, set_, log=typer.echo))
+        return
+    from bench.train.trainer import train as run_training
 
-
-@train_app.command("stereo3d")
-def train_stereo3d(
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Weights to write "
-                                       "(default: the package's bench/models/weights/stereo3d.pt)."),
-    n_train: int = typer.Option(3000, help="Synthetic training frames (split 'train', 621 x 188)."),
-    n_val: int = typer.Option(100, help="Synthetic validation frames (split 'val', 621 x 188)."),
-    iterations: int = typer.Option(10000, help="Optimiser steps."),
-    batch_size: int = typer.Option(4, help="Stereo pairs per step."),
-    lr: float = typer.Option(2e-3, help="Peak AdamW learning rate (cosine schedule)."),
-    crop_width: int = typer.Option(320, help="Width of the random column crop, a multiple of 16."),
-    seed: int = typer.Option(0, help="Seed of the data and of the training."),
-    data_root: Path = typer.Option(Path("datasets"), help="Where the synthetic sets are generated."),
-    threads: int = typer.Option(2, help="torch CPU threads."),
-    workers: int = typer.Option(2, help="Processes rendering the synthetic frames."),
-) -> None:
-    """Train the stereo 3D detector on synthetic-kitti, validating with KITTI AP."""
-    from bench.models.train_stereo3d import train_stereo3d_cli
-    from bench.tasks.stereo3d import DEFAULT_WEIGHTS
-
-    typer.echo(train_stereo3d_cli(
-        out or DEFAULT_WEIGHTS, n_train=n_train, n_val=n_val, iterations=iterations,
-        batch_size=batch_size, lr=lr, crop_width=crop_width, seed=seed, data_root=data_root,
-        threads=threads, workers=workers, log=typer.echo))
+    summary = run_training(recipe, set_, resume=resume, steps=steps, device=device,
+                           log=typer.echo)
+    typer.echo(f"weights: {summary['weights']}" + (f"; card: {summary['card']}"
+                                                   if summary.get("card") else ""))
 
 
 # -- commands added by other modules go above this line --

@@ -123,6 +123,7 @@ class Registry:
 CODECS = Registry("codec", "icm_bench.codecs")
 DATASETS = Registry("dataset", "icm_bench.datasets")
 TASKS = Registry("task", "icm_bench.tasks")
+PROGRAMS = Registry("training program", "icm_bench.programs")
 
 # Built-in names. Targets are imported on first use only.
 for _name, _target, _help in [
@@ -137,6 +138,18 @@ for _name, _target, _help in [
     ("vtm", "bench.codecs.vtm:VtmCodec", "VVC intra with VTM (user-built binaries; the VCM image anchor)"),
     ("feature-anchor", "bench.codecs.feature_anchor:FeatureAnchorCodec",
      "VVC feature anchor: packed 10-bit feature frame, VTM or libvvenc inside"),
+    ("compressai", "bench.codecs.compressai_codec:CompressAICodec",
+     "CompressAI learned image codecs from local checkpoints (compress/decompress)"),
+    ("learned-baseline", "bench.codecs.learned_baseline:LearnedBaselineCodec",
+     "the in-project learned baseline: a small variable-rate hyperprior (committed weights)"),
+    ("ci-icm", "bench.codecs.ci_icm:CiIcmCodec",
+     "CI-ICM: channel-importance ELIC for machines, one decoded image per task"),
+    ("mfcnet", "bench.codecs.mfcnet:MfcNetCodec",
+     "MFCNet/BFCNet: FPN features, P3 (+P4/P5) coded, P2 predicted at the decoder"),
+    ("mvsfc", "bench.codecs.mvsfc:MvsfcCodec",
+     "MVSFC-Net: joint stereo multi-scale feature compression (one bitstream)"),
+    ("sa-icm", "bench.codecs.sa_icm:SaIcmCodec",
+     "SA-ICM + feature fusion: scalable, base layer for machines, enhancement for humans"),
 ]:
     CODECS.register(_name, _target, _help)
 
@@ -147,6 +160,8 @@ for _name, _target, _help in [
     ("kitti", "bench.datasets.kitti:KittiDataset", "KITTI object layout (stereo, calib, labels)"),
     ("synthetic-kitti", "bench.datasets.synthetic_kitti:SyntheticKittiDataset",
      "deterministic synthetic KITTI-layout stereo set, generated on demand"),
+    ("images", "bench.datasets.images:ImageFolderDataset",
+     "a folder of PNG/JPEG images (Kodak, CLIC, your frames), sorted by name"),
 ]:
     DATASETS.register(_name, _target, _help)
 
@@ -168,3 +183,13 @@ for _name, _target, _help in [
      "any KITTI 3D detector run as an external command; reads KITTI label files"),
 ]:
     TASKS.register(_name, _target, _help)
+
+for _name, _target, _help in [
+    ("image-codec", "bench.train.programs.image_codec:ImageCodecProgram",
+     "learned image codecs: rate + distortion (mse, ms-ssim, task features)"),
+    ("ci-icm", "bench.train.programs.ci_icm:CiIcmProgram", "CI-ICM against a frozen detector"),
+    ("mfcnet", "bench.train.programs.mfcnet:MfcNetProgram", "MFCNet/BFCNet on FPN features"),
+    ("mvsfc", "bench.train.programs.mvsfc:MvsfcProgram", "MVSFC-Net with the stereo detector"),
+    ("sa-icm", "bench.train.programs.sa_icm:SaIcmProgram", "SA-ICM base and enhancement layers"),
+]:
+    PROGRAMS.register(_name, _target, _help)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal, Optional, Sequence, Union
 
 import numpy as np
 
-from bench.codecs.base import ExternalCodec
+from pydantic import Field, field_validator
+
+from bench.codecs.base import CodecConfig, ExternalCodec
 from bench.codecs.ffmpeg_bin import ffmpeg_exe, ffmpeg_version, has_encoder
 from bench.codecs.feature_packing import (
     FILL,
@@ -33,11 +35,9 @@ from bench.codecs.vtm import (
     vtm_feature_encode_args,
     vtm_version,
 )
-from bench.errors import CodecError, SpecError
+from bench.errors import CodecError
 from bench.types import Bitstream, RatePoint
 
-INNER_CODECS = ("vvenc", "vtm")
-VVENC_PRESETS = ("faster", "fast", "medium", "slow", "slower")
 
 
 def vvenc_frame_encode_args(
@@ -89,47 +89,53 @@ def _parse_minmax(minmax: Any) -> tuple[float, float] | None:
     try:
         lo, hi = (float(v) for v in minmax)
     except (TypeError, ValueError) as exc:
-        raise SpecError(
-            f"feature-anchor minmax must be 'per-frame' or [min, max], got {minmax!r}"
-        ) from exc
+        raise ValueError(f"must be 'per-frame' or [min, max], got {minmax!r}") from exc
     if not hi > lo:
-        raise SpecError(f"feature-anchor minmax [{lo}, {hi}]: max must be above min")
+        raise ValueError(f"[{lo}, {hi}]: max must be above min")
     return lo, hi
+
+
+class FeatureAnchorConfig(CodecConfig):
+    """inner codec, quantisation range, libvvenc preset; where VTM is (for inner: vtm)."""
+
+    runtime_fields: ClassVar[tuple[str, ...]] = ("bin_dir", "cfg", "timeout_s")
+    inner: Literal["vvenc", "vtm"] = "vvenc"
+    minmax: Union[Literal["per-frame"], list[float]] = "per-frame"
+    vvenc_preset: Literal["faster", "fast", "medium", "slow", "slower"] = "medium"
+    bin_dir: Optional[str] = None
+    cfg: Optional[str] = None
+    timeout_s: float = Field(600.0, gt=0)
+
+    @field_validator("minmax")
+    @classmethod
+    def _minmax(cls, v: Any) -> Any:
+        rng = _parse_minmax(v)
+        return v if rng is None else list(rng)
 
 
 class FeatureAnchorCodec(ExternalCodec):
     """Features packed into one 10-bit monochrome frame, coded with VTM or libvvenc."""
 
-    domain = "feature"
+    Config: ClassVar[type[CodecConfig]] = FeatureAnchorConfig
+    name = "feature-anchor"
+    input_kind = output_kind = "features"
     point_kind = "qp"
 
-    def __init__(self, inner: str = "vvenc", minmax: Any = "per-frame",
-                 vvenc_preset: str = "medium", bin_dir: str | None = None,
-                 cfg: str | None = None, timeout_s: float = 600):
-        if inner not in INNER_CODECS:
-            raise SpecError(f"feature-anchor inner must be one of {INNER_CODECS}, got {inner!r}")
-        if vvenc_preset not in VVENC_PRESETS:
-            raise SpecError(f"vvenc_preset must be one of {VVENC_PRESETS}, got {vvenc_preset!r}")
-        self.inner, self.vvenc_preset = inner, vvenc_preset
-        self.minmax = minmax if minmax == "per-frame" else list(_parse_minmax(minmax))
-        self._range = _parse_minmax(minmax)
-        self.bin_dir, self.cfg, self.timeout_s = bin_dir, cfg, float(timeout_s)
+    def __init__(self, **params: Any):
+        super().__init__(**params)
+        self.inner, self.vvenc_preset = self.config.inner, self.config.vvenc_preset
+        self._range = _parse_minmax(self.config.minmax)
         self._version: str | None = None
         self._tools: VtmTools | None = None
 
     def vtm_tools(self) -> VtmTools:
         """The VTM binaries and config for inner: vtm (looked up once)."""
         if self._tools is None:
-            self._tools = find_vtm(self.bin_dir, self.cfg)
+            self._tools = find_vtm(self.config.bin_dir, self.config.cfg)
         return self._tools
 
-    def params(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"inner": self.inner, "minmax": self.minmax}
-        if self.inner == "vvenc":
-            out["vvenc_preset"] = self.vvenc_preset
-        else:  # workers rebuild the codec from these: keep where VTM is
-            out.update({k: v for k, v in (("bin_dir", self.bin_dir), ("cfg", self.cfg)) if v})
-        return out
+    def check_point(self, point: RatePoint) -> None:
+        check_qp(point)
 
     def check(self) -> None:
         if self.inner == "vtm":
@@ -139,7 +145,7 @@ class FeatureAnchorCodec(ExternalCodec):
         if not has_encoder(exe, "libvvenc"):
             raise CodecError(f"ffmpeg at {exe} has no libvvenc encoder; use inner: vtm")
 
-    def version(self) -> str:
+    def version(self, point: RatePoint | None = None) -> str:
         if self._version is None:
             if self.inner == "vtm":
                 self._version = f"VTM {vtm_version(self.vtm_tools().encoder)}"
@@ -155,7 +161,8 @@ class FeatureAnchorCodec(ExternalCodec):
             coded = self._encode_frame(frame, qp, Path(tmp))
         return Bitstream.single(encode_header(header) + coded)
 
-    def decode(self, bitstream: Bitstream) -> dict[str, np.ndarray]:
+    def decode(self, bitstream: Bitstream, layers: Sequence[str] | None = None,
+               target: str | None = None) -> dict[str, np.ndarray]:
         """Parse the header, decode the frame, unpack to the original names and shapes."""
         data = bitstream.layers["main"]
         header, used = decode_header(data, self._range)

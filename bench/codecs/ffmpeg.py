@@ -10,10 +10,14 @@ WebP (RIFF container, counted) and JPEG XL codestream files.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from bench.codecs.ffmpeg_base import FfmpegCodec, RgbFfmpegCodec, YuvFfmpegCodec
-from bench.errors import CodecError
+from pydantic import Field
+
+from bench.codecs.base import CodecConfig
+from bench.codecs.ffmpeg_base import (
+    FfmpegCodec, FfmpegConfig, RgbFfmpegCodec, YuvFfmpegCodec, YuvFfmpegConfig,
+)
 
 __all__ = [
     "AomCodec", "FfmpegCodec", "JpegCodec", "JpegXlCodec", "SvtAv1Codec", "VvencCodec",
@@ -21,17 +25,31 @@ __all__ = [
 ]
 
 
-def _choice(codec: str, param: str, value: Any, allowed: tuple) -> Any:
-    if value not in allowed:
-        choices = ", ".join(map(str, allowed))
-        raise CodecError(f"{codec}: {param} must be one of {choices}; got {value!r}")
-    return value
+class VvencConfig(YuvFfmpegConfig):
+    preset: Literal["faster", "fast", "medium", "slow", "slower"] = "medium"
 
 
-def _int_in(codec: str, param: str, value: Any, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise CodecError(f"{codec}: {param} must be an integer in {lo}..{hi}; got {value!r}")
-    return value
+class X265Config(YuvFfmpegConfig):
+    preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                    "slower", "veryslow", "placebo"] = "medium"
+    tune: Literal["", "psnr", "ssim", "grain", "fastdecode", "zerolatency"] = "psnr"
+
+
+class AomConfig(YuvFfmpegConfig):
+    cpu_used: int = Field(6, ge=0, le=9, strict=True)
+    usage: Literal["allintra", "good", "realtime"] = "allintra"
+
+
+class SvtAv1Config(YuvFfmpegConfig):
+    preset: int = Field(6, ge=-1, le=13, strict=True)
+
+
+class WebpConfig(FfmpegConfig):
+    method: int = Field(4, ge=0, le=6, strict=True)
+
+
+class JpegXlConfig(FfmpegConfig):
+    effort: int = Field(7, ge=1, le=9, strict=True)
 
 
 class VvencCodec(YuvFfmpegCodec):
@@ -50,18 +68,10 @@ class VvencCodec(YuvFfmpegCodec):
     decoder = muxer = demuxer = "vvc"
     point_kind = "qp"
     point_range = (0, 63)
-    PRESETS: ClassVar[tuple[str, ...]] = ("faster", "fast", "medium", "slow", "slower")
-
-    def __init__(self, preset: str = "medium", scale: int = 100, ffmpeg: str | None = None,
-                 timeout_s: float = 600.0):
-        super().__init__(scale=scale, ffmpeg=ffmpeg, timeout_s=timeout_s)
-        self.preset = _choice("vvenc", "preset", preset, self.PRESETS)
-
-    def params(self) -> dict[str, Any]:
-        return {"preset": self.preset, "scale": self.scale}
+    Config: ClassVar[type[CodecConfig]] = VvencConfig
 
     def encoder_options(self, value: int | float) -> dict[str, Any]:
-        return {"c:v": self.encoder, "preset": self.preset, "qp": int(value), "qpa": 0,
+        return {"c:v": self.encoder, "preset": self.config.preset, "qp": int(value), "qpa": 0,
                 "vvenc-params": "videofullrange=1"}
 
 
@@ -80,26 +90,13 @@ class X265Codec(YuvFfmpegCodec):
     decoder = muxer = demuxer = "hevc"
     point_kind = "qp"
     point_range = (0, 51)
-    PRESETS: ClassVar[tuple[str, ...]] = (
-        "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
-        "veryslow", "placebo",
-    )
-    TUNES: ClassVar[tuple[str, ...]] = ("", "psnr", "ssim", "grain", "fastdecode", "zerolatency")
-
-    def __init__(self, preset: str = "medium", tune: str = "psnr", scale: int = 100,
-                 ffmpeg: str | None = None, timeout_s: float = 600.0):
-        super().__init__(scale=scale, ffmpeg=ffmpeg, timeout_s=timeout_s)
-        self.preset = _choice("x265", "preset", preset, self.PRESETS)
-        self.tune = _choice("x265", "tune", tune or "", self.TUNES)
-
-    def params(self) -> dict[str, Any]:
-        return {"preset": self.preset, "tune": self.tune, "scale": self.scale}
+    Config: ClassVar[type[CodecConfig]] = X265Config
 
     def encoder_options(self, value: int | float) -> dict[str, Any]:
-        options = {"c:v": self.encoder, "preset": self.preset, "qp": int(value),
+        options = {"c:v": self.encoder, "preset": self.config.preset, "qp": int(value),
                    "x265-params": "keyint=1:info=0"}
-        if self.tune:
-            options["tune"] = self.tune
+        if self.config.tune:
+            options["tune"] = self.config.tune
         return options
 
 
@@ -114,20 +111,11 @@ class AomCodec(YuvFfmpegCodec):
     muxer = demuxer = "obu"
     point_kind = "qp"
     point_range = (0, 63)
-    USAGES: ClassVar[tuple[str, ...]] = ("allintra", "good", "realtime")
-
-    def __init__(self, cpu_used: int = 6, usage: str = "allintra", scale: int = 100,
-                 ffmpeg: str | None = None, timeout_s: float = 600.0):
-        super().__init__(scale=scale, ffmpeg=ffmpeg, timeout_s=timeout_s)
-        self.cpu_used = _int_in("aom", "cpu_used", cpu_used, 0, 9)
-        self.usage = _choice("aom", "usage", usage, self.USAGES)
-
-    def params(self) -> dict[str, Any]:
-        return {"cpu_used": self.cpu_used, "usage": self.usage, "scale": self.scale}
+    Config: ClassVar[type[CodecConfig]] = AomConfig
 
     def encoder_options(self, value: int | float) -> dict[str, Any]:
         q = int(value)
-        return {"c:v": self.encoder, "usage": self.usage, "cpu-used": self.cpu_used,
+        return {"c:v": self.encoder, "usage": self.config.usage, "cpu-used": self.config.cpu_used,
                 "crf": q, "qmin": q, "qmax": q, "b:v": 0, "aom-params": "deltaq-mode=0"}
 
 
@@ -140,16 +128,10 @@ class SvtAv1Codec(YuvFfmpegCodec):
     point_kind = "qp"
     point_range = (1, 63)
 
-    def __init__(self, preset: int = 6, scale: int = 100, ffmpeg: str | None = None,
-                 timeout_s: float = 600.0):
-        super().__init__(scale=scale, ffmpeg=ffmpeg, timeout_s=timeout_s)
-        self.preset = _int_in("svtav1", "preset", preset, -1, 13)
-
-    def params(self) -> dict[str, Any]:
-        return {"preset": self.preset, "scale": self.scale}
+    Config: ClassVar[type[CodecConfig]] = SvtAv1Config
 
     def encoder_options(self, value: int | float) -> dict[str, Any]:
-        return {"c:v": self.encoder, "preset": self.preset, "qp": int(value),
+        return {"c:v": self.encoder, "preset": self.config.preset, "qp": int(value),
                 "svtav1-params": "aq-mode=0"}
 
 
@@ -181,16 +163,11 @@ class WebpCodec(RgbFfmpegCodec):
     point_range = (0, 100)
     point_integer = False
 
-    def __init__(self, method: int = 4, ffmpeg: str | None = None, timeout_s: float = 600.0):
-        super().__init__(ffmpeg=ffmpeg, timeout_s=timeout_s)
-        self.method = _int_in("webp", "method", method, 0, 6)
-
-    def params(self) -> dict[str, Any]:
-        return {"method": self.method}
+    Config: ClassVar[type[CodecConfig]] = WebpConfig
 
     def encoder_options(self, value: int | float) -> dict[str, Any]:
         return {"c:v": self.encoder, "quality": float(value), "lossless": 0,
-                "compression_level": self.method, "pix_fmt": "bgra"}
+                "compression_level": self.config.method, "pix_fmt": "bgra"}
 
 
 class JpegXlCodec(RgbFfmpegCodec):
@@ -203,12 +180,7 @@ class JpegXlCodec(RgbFfmpegCodec):
     point_range = (0, 15)
     point_integer = False
 
-    def __init__(self, effort: int = 7, ffmpeg: str | None = None, timeout_s: float = 600.0):
-        super().__init__(ffmpeg=ffmpeg, timeout_s=timeout_s)
-        self.effort = _int_in("jpegxl", "effort", effort, 1, 9)
-
-    def params(self) -> dict[str, Any]:
-        return {"effort": self.effort}
+    Config: ClassVar[type[CodecConfig]] = JpegXlConfig
 
     def encoder_options(self, value: int | float) -> dict[str, Any]:
-        return {"c:v": self.encoder, "distance": float(value), "effort": self.effort}
+        return {"c:v": self.encoder, "distance": float(value), "effort": self.config.effort}

@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, Sequence
+
+from pydantic import Field
 
 import numpy as np
 
-from bench.codecs.base import ExternalCodec
+from bench.codecs.base import CodecConfig, CodecParamError, ExternalCodec
 from bench.codecs.ffmpeg_bin import (
     ffmpeg_args, ffmpeg_exe, ffmpeg_version, has_decoder, has_encoder,
 )
 from bench.codecs.yuv import (
-    SWS_FLAGS, check_rgb, read_y4m, restore_size, rgb_to_yuv420, scale_filter, upshift,
+    SWS_FLAGS, check_rgb, read_y4m, restore_size, rgb_to_yuv420, upshift,
     write_yuv, yuv420_to_rgb,
 )
 from bench.errors import CodecError
@@ -31,6 +33,20 @@ from bench.types import Bitstream, RatePoint
 # Bump when this wrapper's conversions or options change what a codec outputs: the
 # version enters every job key, so stored results of the old wrapper are not reused.
 WRAPPER_VERSION = 1
+
+
+class FfmpegConfig(CodecConfig):
+    """Options every ffmpeg codec has: where ffmpeg is, and the per-call timeout."""
+
+    runtime_fields: ClassVar[tuple[str, ...]] = ("ffmpeg", "timeout_s")
+    ffmpeg: str | None = None
+    timeout_s: float = Field(600.0, gt=0)
+
+
+class YuvFfmpegConfig(FfmpegConfig):
+    """Video codecs: the VCM anchor's resolution scale (percent) before coding."""
+
+    scale: Literal[100, 75, 50, 25] = 100
 
 
 class FfmpegCodec(ExternalCodec):
@@ -49,21 +65,20 @@ class FfmpegCodec(ExternalCodec):
     point_integer: ClassVar[bool] = True
     min_size: ClassVar[int] = 1  # smallest coded width and height the encoder takes
 
-    def __init__(self, ffmpeg: str | None = None, timeout_s: float = 600.0):
-        if not isinstance(timeout_s, (int, float)) or timeout_s <= 0:
-            raise CodecError(f"timeout_s must be a positive number of seconds, got {timeout_s!r}")
-        self.ffmpeg = ffmpeg
-        self.timeout_s = float(timeout_s)
+    Config: ClassVar[type[CodecConfig]] = FfmpegConfig
+
+    def __init__(self, **params: Any):
+        super().__init__(**params)
         self._exe: str | None = None
 
     @property
     def exe(self) -> str:
         """The resolved ffmpeg binary (looked up on first use)."""
         if self._exe is None:
-            self._exe = ffmpeg_exe(self.ffmpeg)
+            self._exe = ffmpeg_exe(self.config.ffmpeg)
         return self._exe
 
-    def version(self) -> str:
+    def version(self, point: RatePoint | None = None) -> str:
         """E.g. 'ffmpeg n9.0.2-17-g2a571b6068-20260930 libvvenc w1' (the build pins the
         library; w1 is the wrapper's version)."""
         return f"ffmpeg {ffmpeg_version(self.exe)} {self.encoder} w{WRAPPER_VERSION}"
@@ -80,11 +95,15 @@ class FfmpegCodec(ExternalCodec):
                     f"(codec param 'ffmpeg' or ICM_BENCH_FFMPEG)"
                 )
 
+    def check_point(self, point: RatePoint) -> None:
+        """SpecError naming the allowed kind and range of this codec's rate points."""
+        self.point_value(point)
+
     def point_value(self, point: RatePoint) -> int | float:
         """The validated setting of `point`; CodecError naming the allowed range otherwise."""
         name = self.name
         if point.kind != self.point_kind:
-            raise CodecError(
+            raise CodecParamError(
                 f"{name} takes rate points of kind {self.point_kind!r}, got {point.label}"
             )
         lo, hi = self.point_range
@@ -95,7 +114,7 @@ class FfmpegCodec(ExternalCodec):
             value = int(value)
         if not ok:
             kind = "an integer" if self.point_integer else "a number"
-            raise CodecError(
+            raise CodecParamError(
                 f"{name}: {self.point_kind} must be {kind} in {lo:g}..{hi:g}, got {point.value!r}"
             )
         return value
@@ -112,7 +131,8 @@ class FfmpegCodec(ExternalCodec):
             data = self._encode(image, value, Path(tmp))
         return Bitstream.single(data, width=image.shape[1], height=image.shape[0])
 
-    def decode(self, bitstream: Bitstream) -> np.ndarray:
+    def decode(self, bitstream: Bitstream, layers: Sequence[str] | None = None,
+               target: str | None = None) -> np.ndarray:
         """The bitstream -> RGB at the original size."""
         try:
             width, height = int(bitstream.meta["width"]), int(bitstream.meta["height"])
@@ -136,13 +156,11 @@ class FfmpegCodec(ExternalCodec):
 class YuvFfmpegCodec(FfmpegCodec):
     """Video codecs coding one intra picture of the anchor's 10-bit full-range 4:2:0."""
 
-    def __init__(self, scale: int = 100, ffmpeg: str | None = None, timeout_s: float = 600.0):
-        super().__init__(ffmpeg=ffmpeg, timeout_s=timeout_s)
-        scale_filter(scale)
-        self.scale = int(scale)
+    Config: ClassVar[type[CodecConfig]] = YuvFfmpegConfig
 
-    def params(self) -> dict[str, Any]:
-        return {"scale": self.scale}
+    @property
+    def scale(self) -> int:
+        return int(self.config.scale)
 
     def _encode(self, image: np.ndarray, value: int | float, tmp: Path) -> bytes:
         planes = upshift(rgb_to_yuv420(image, self.exe, self.scale, timeout=self.timeout_s))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Sequence
 
 import numpy as np
 
@@ -20,13 +20,15 @@ class IdentityCodec(Codec):
     of uncompressed video). It has no rate knob: any rate point is accepted and ignored.
     """
 
+    name = "identity"
     point_kind = "none"
 
     def encode(self, payload: np.ndarray, point: RatePoint) -> Bitstream:
         image = check_rgb(payload)
         return Bitstream.single(image.tobytes(), width=image.shape[1], height=image.shape[0])
 
-    def decode(self, bitstream: Bitstream) -> np.ndarray:
+    def decode(self, bitstream: Bitstream, layers: Sequence[str] | None = None,
+               target: str | None = None) -> np.ndarray:
         width, height = int(bitstream.meta["width"]), int(bitstream.meta["height"])
         data = bitstream.data
         if len(data) != width * height * 3:
@@ -36,8 +38,5 @@ class IdentityCodec(Codec):
             )
         return np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3).copy()
 
-    def version(self) -> str:
+    def version(self, point: RatePoint | None = None) -> str:
         return "identity 1 (raw RGB, 24 bpp)"
-
-    def params(self) -> dict[str, Any]:
-        return {}

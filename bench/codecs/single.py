@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from bench.codecs.base import Stopwatch, build_codec
+from bench.codecs.base import build_codec
+from bench.timing import Timer
 from bench.errors import BenchError, SpecError
 from bench.types import RatePoint
 
@@ -67,14 +68,15 @@ def run_single(
 
     params = parse_sets(sets)
     codec = build_codec(codec_name, params)
-    if codec.domain != "image" or codec.stereo:
+    if codec.input_kind != "image" or codec.output_kind != "image":
         raise SpecError(f"codec {codec_name!r} is not a single-image codec; `codec run` needs one")
     image = read_image(image_path)
     codec.check()
     rate_point = RatePoint(codec.point_kind, parse_point(point))
-    with Stopwatch() as enc:
+    codec.check_point(rate_point)
+    with Timer(codec.device) as enc:
         bitstream = codec.encode(image, rate_point)
-    with Stopwatch() as dec:
+    with Timer(codec.device) as dec:
         recon = codec.decode(bitstream)
     out = Path(out_dir)
     try:

@@ -16,11 +16,13 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, ClassVar, Literal, Mapping, Optional, Sequence
+
+from pydantic import Field
 
 import numpy as np
 
-from bench.codecs.base import ExternalCodec
+from bench.codecs.base import CodecConfig, ExternalCodec
 from bench.codecs.ffmpeg_bin import ffmpeg_exe
 from bench.codecs.yuv import (
     read_yuv420,
@@ -218,44 +220,49 @@ def check_qp(point: RatePoint) -> int:
     return qp
 
 
+class VtmConfig(CodecConfig):
+    """Where VTM is (else VTM_DIR / VTM_BIN_DIR / PATH), its config, the resolution scale."""
+
+    runtime_fields: ClassVar[tuple[str, ...]] = ("bin_dir", "cfg", "timeout_s")
+    bin_dir: Optional[str] = None
+    cfg: Optional[str] = None
+    scale: Literal[100, 75, 50, 25] = 100
+    timeout_s: float = Field(600.0, gt=0)
+
+
 class VtmCodec(ExternalCodec):
     """The VCM VVC image anchor: VTM all-intra at one of the 100/75/50/25 % scales."""
 
-    domain = "image"
+    Config: ClassVar[type[CodecConfig]] = VtmConfig
+    name = "vtm"
     point_kind = "qp"
 
-    def __init__(self, bin_dir: str | None = None, cfg: str | None = None, scale: int = 100,
-                 timeout_s: float = 600):
-        if scale not in SCALES:
-            raise SpecError(f"VTM scale must be one of {SCALES} (percent), got {scale!r}")
-        self.bin_dir, self.cfg, self.scale = bin_dir, cfg, int(scale)
-        self.timeout_s = float(timeout_s)
+    def __init__(self, **params: Any):
+        super().__init__(**params)
+        self.scale = int(self.config.scale)
         self._tools: VtmTools | None = None
         self._version: str | None = None
 
     def tools(self) -> VtmTools:
         """The binaries and config (looked up once)."""
         if self._tools is None:
-            self._tools = find_vtm(self.bin_dir, self.cfg)
+            self._tools = find_vtm(self.config.bin_dir, self.config.cfg)
         return self._tools
 
     def check(self) -> None:
         self.tools()
         ffmpeg_exe()
 
-    def version(self) -> str:
+    def check_point(self, point: RatePoint) -> None:
+        check_qp(point)
+
+    def version(self, point: RatePoint | None = None) -> str:
         """VTM's version from its banner, plus the config file's name and hash."""
         if self._version is None:
             tools = self.tools()
             self._version = (f"VTM {vtm_version(tools.encoder)} "
                              f"cfg={tools.cfg.name}@{file_sha256(tools.cfg)[:12]}")
         return self._version
-
-    def params(self) -> dict[str, Any]:
-        """Scale and, when given, where VTM is (workers rebuild the codec from these)."""
-        out: dict[str, Any] = {"scale": self.scale}
-        out.update({k: v for k, v in (("bin_dir", self.bin_dir), ("cfg", self.cfg)) if v})
-        return out
 
     def encode(self, payload: np.ndarray, point: RatePoint) -> Bitstream:
         """RGB -> 8-bit full-range 4:2:0 (scaled, padded to even) -> VTM -> Annex-B bytes."""
@@ -273,7 +280,8 @@ class VtmCodec(ExternalCodec):
             data = read_bitstream(out, args, run_logged(args, self.timeout_s, "VTM encoder"))
         return Bitstream.single(data, width=int(width), height=int(height))
 
-    def decode(self, bitstream: Bitstream) -> np.ndarray:
+    def decode(self, bitstream: Bitstream, layers: Sequence[str] | None = None,
+               target: str | None = None) -> np.ndarray:
         """VTM decoder -> 10-bit 4:2:0 -> full-range RGB -> original size."""
         width, height = int(bitstream.meta["width"]), int(bitstream.meta["height"])
         cw, ch = scaled_size(width, height, self.scale)

@@ -72,7 +72,8 @@ def _codec_desc(c: CodecSpec, task: Any, timeout_s: float) -> dict[str, Any]:
     build_params = _build_params(c, timeout_s)
     codec = CODECS.build(c.type, build_params)
     codec.check()
-    if codec.domain == "feature":
+    feature_input = codec.input_kind in ("features", "stereo-features")
+    if feature_input:
         splits = getattr(task, "split_points", ())
         if not c.split:
             raise SpecError(
@@ -91,9 +92,10 @@ def _codec_desc(c: CodecSpec, task: Any, timeout_s: float) -> dict[str, Any]:
         "params": codec.params(),  # what determines the output: enters the job key
         "build_params": build_params,  # what workers construct the codec from
         "version": codec.version(),
-        "domain": codec.domain,
+        "input_kind": codec.input_kind,
+        "output_kind": codec.output_kind,
         "point_kind": codec.point_kind,
-        "split": c.split if codec.domain == "feature" else None,
+        "split": c.split if feature_input else None,
     }
 
 

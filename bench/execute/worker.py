@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.codecs.base import Codec, Stopwatch
+from bench.codecs.base import Codec
+from bench.timing import Timer as Stopwatch
 from bench.errors import BenchError, CodecError
 from bench.execute.job import ItemResult, Job, JobResult
 from bench.registry import CODECS, DATASETS, TASKS
@@ -50,10 +51,11 @@ def _set_threads(n: int) -> None:
 
 def _code_images(codec: Codec, sample: Sample, point: RatePoint, rec: ItemResult, keep: bool) -> Sample:
     """Code each view independently (or jointly for a stereo codec); fill rate and timing."""
-    views = [sample.images] if codec.stereo else [(im,) for im in sample.images]
+    stereo = codec.input_kind == "stereo-image"
+    views = [sample.images] if stereo else [(im,) for im in sample.images]
     decoded: list[np.ndarray] = []
     for v, payload in enumerate(views):
-        arg = payload if codec.stereo else payload[0]
+        arg = payload if stereo else payload[0]
         with Stopwatch() as enc:
             bs = codec.encode(arg, point)
         with Stopwatch() as dec:
@@ -68,7 +70,7 @@ def _code_images(codec: Codec, sample: Sample, point: RatePoint, rec: ItemResult
         if keep:
             for name, data in bs.layers.items():
                 rec.bitstreams[f"v{v}/{name}"] = data
-        decoded.extend(out if codec.stereo else [out])
+        decoded.extend(out if stereo else [out])
     for orig, got in zip(sample.images, decoded):
         if not isinstance(got, np.ndarray) or got.shape != orig.shape or got.dtype != np.uint8:
             raise CodecError(
@@ -87,7 +89,7 @@ def _pixel_quality(orig: Sample, rec: Sample) -> dict[str, float]:
 
 def _run_item(job: Job, codec: Codec, task: Any, sample: Sample, point: RatePoint) -> ItemResult:
     rec = ItemResult(item_id=sample.id, pixels=sample.pixels)
-    if codec.domain == "feature":
+    if codec.input_kind in ("features", "stereo-features"):
         feats = task.features(sample, job.split)
         with Stopwatch() as enc:
             bs = codec.encode(feats, point)

@@ -8,7 +8,6 @@ state dict) that loads with ``torch.load(weights_only=True)``.
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -153,18 +152,13 @@ def save_checkpoint(model: nn.Module, path: str | Path, meta: dict[str, Any]) ->
 
 
 def load_state(path: str | Path) -> Any:
-    """torch.load(weights_only=True); a checkpoint carrying pickled code is refused."""
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise TaskError(f"weights file {str(p)!r} does not exist; give `weights: <path>`")
+    """bench.checkpoint.load_checkpoint: pickled code is refused before torch reads the file."""
+    from bench.checkpoint import CheckpointError, load_checkpoint
+
     try:
-        return torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises several types for unsafe pickles
-        raise TaskError(
-            f"refusing to load {str(p)!r}: it is not a plain tensor checkpoint "
-            f"(torch.load(weights_only=True) failed: {str(exc).splitlines()[0]}). "
-            "Re-save it as a state_dict of tensors."
-        ) from exc
+        return load_checkpoint(path)
+    except CheckpointError as exc:
+        raise TaskError(f"refusing to load the detector's weights: {exc}") from None
 
 
 def load_detector(path: str | Path | None = None) -> tuple[nn.Module, dict[str, Any]]:
@@ -190,9 +184,7 @@ def load_detector(path: str | Path | None = None) -> tuple[nn.Module, dict[str, 
 
 
 def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a weights file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    """SHA-256 of a weights file (cached by size and mtime: bench.checkpoint)."""
+    from bench.checkpoint import file_sha256 as cached_sha256
+
+    return cached_sha256(path)

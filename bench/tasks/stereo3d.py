@@ -12,7 +12,6 @@ views, named "left/f0" ... "right/f2", float32 C x H x W (no batch axis).
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -30,19 +29,19 @@ DETECTION_KEYS = ("type", "truncated", "occluded", "alpha", "bbox", "dimensions"
 
 
 def load_stereo3d(path: str | Path, device: str = "cpu") -> tuple[Any, dict[str, Any]]:
-    """The network from a weights file (torch.load with weights_only=True) and its summary."""
-    import torch
-
+    """The network from a weights file (bench.checkpoint: weights only) and its summary."""
     from bench.models.stereo3d import build_model
 
     path = Path(path)
     if not path.is_file():
         raise TaskError(f"stereo3d weights {str(path)!r} do not exist; train them with "
-                        "`icm-bench train stereo3d --out PATH` or pass `weights`")
+                        "`icm-bench train stereo3d --set out=PATH` or pass `weights`")
+    from bench.checkpoint import CheckpointError, load_checkpoint
+
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 (any unpickling failure is a bad file)
-        raise TaskError(f"cannot load stereo3d weights {str(path)!r}: {exc}") from None
+        ckpt = load_checkpoint(path)
+    except CheckpointError as exc:
+        raise TaskError(f"cannot load the stereo3d weights: {exc}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != WEIGHTS_FORMAT:
         raise TaskError(f"{str(path)!r} is not a stereo3d weights file (format "
                         f"{WEIGHTS_FORMAT!r}, as written by `icm-bench train stereo3d`)")
@@ -73,7 +72,7 @@ class Stereo3DTask(Task):
         self.weights = Path(weights) if weights is not None else DEFAULT_WEIGHTS
         if not self.weights.is_file():
             raise TaskError(f"stereo3d weights {str(self.weights)!r} do not exist; train them "
-                            "with `icm-bench train stereo3d --out PATH` or pass `weights`")
+                            "with `icm-bench train stereo3d --set out=PATH` or pass `weights`")
         self.device = device
         self.score_thresh = float(score_thresh)
         self.topk = int(topk)
@@ -162,7 +161,9 @@ class Stereo3DTask(Task):
 
     def weights_hash(self) -> str:
         if self._hash is None:
-            self._hash = hashlib.sha256(self.weights.read_bytes()).hexdigest()
+            from bench.checkpoint import file_sha256
+
+            self._hash = file_sha256(self.weights)
         return self._hash
 
     def params(self) -> dict[str, Any]:

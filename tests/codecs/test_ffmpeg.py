@@ -129,7 +129,8 @@ def test_vvenc_scale_restores_size(image):
 
 def test_failing_encoder_raises_codec_error_with_command_and_stderr(image):
     codec = VvencCodec(preset="faster")
-    codec.preset = "no-such-preset"  # bypass validation: ffmpeg itself must fail
+    # bypass validation: ffmpeg itself must fail
+    codec.config = codec.config.model_construct(**{**dict(codec.config), "preset": "no-such-preset"})
     with pytest.raises(CodecError) as info:
         codec.encode(image, RatePoint("qp", 32))
     err = info.value

@@ -16,6 +16,7 @@ import pytest
 from fake_codecs import QuantZlibCodec
 
 from bench.analysis.compare import compare_sources
+from bench.codecs.base import CodecConfig
 from bench.execute.runner import run_spec
 from bench.registry import CODECS
 from bench.spec import validate_spec
@@ -24,21 +25,21 @@ from bench.types import Bitstream
 SHIFTED = "test-gate-qp-shifted"
 
 
+class ShiftConfig(CodecConfig):
+    shift: int = 0
+
+
 class QpShiftedQuantCodec(QuantZlibCodec):
     """QuantZlibCodec whose decoder re-quantises with the step shifted up by `shift`."""
 
-    def __init__(self, shift: int = 0):
-        self.shift = shift
+    Config = ShiftConfig
 
-    def params(self) -> dict:
-        return {"shift": self.shift}
-
-    def decode(self, bitstream: Bitstream) -> np.ndarray:
+    def decode(self, bitstream: Bitstream, layers=None, target=None) -> np.ndarray:
         rec = super().decode(bitstream).astype(np.int32)
-        step = int(np.frombuffer(bitstream.data[4:6], dtype=np.uint16)[0]) + self.shift
+        step = int(np.frombuffer(bitstream.data[4:6], dtype=np.uint16)[0]) + self.config.shift
         return np.clip((rec // step) * step + step // 2, 0, 255).astype(np.uint8)
 
-    def version(self) -> str:
+    def version(self, point=None) -> str:
         return "qp-shifted-1"
 
 

@@ -1,17 +1,14 @@
 """Whole-harness behaviour on a tiny synthetic set with test codecs (no ffmpeg needed)."""
 
 import json
-import math
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from bench.execute.points import load_points
 from bench.execute.runner import run_spec
 from bench.spec import validate_spec
 from bench.store import RunStore

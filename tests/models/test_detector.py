@@ -80,8 +80,8 @@ def test_train_detector_command_writes_a_loadable_checkpoint(tmp_path):
 
     out = tmp_path / "det.pt"
     result = CliRunner().invoke(app, [
-        "train", "detector", "--out", str(out), "--n-train", "8", "--epochs", "1",
-        "--batch-size", "4", "--n-val", "2", "--data-root", str(tmp_path / "data")])
+        "train", "detector", "--set", f"out={out}", "--set", "n_train=8", "--set", "epochs=1",
+        "--set", "batch_size=4", "--set", "n_val=2", "--set", f"data_root={tmp_path / 'data'}"])
     assert result.exit_code == 0, result.output
     assert "bbox AP" in result.output and "segm AP" in result.output
     model, meta = load_detector(out)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from bench.datasets.synthetic_coco import SyntheticCocoDataset
 from bench.errors import TaskError
 from bench.tasks.external import ExternalCocoTask, fill_placeholders, image_file_name
 from bench.types import Sample

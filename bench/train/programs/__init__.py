@@ -1,0 +1,1 @@
+"""Training programs (one per model family), registered in bench.registry.PROGRAMS."""

@@ -1,0 +1,140 @@
+"""The generic trainer: a tiny program trains, checkpoints, resumes exactly, exports a card."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench.errors import SpecError
+from bench.registry import PROGRAMS
+from bench.train.program import TrainProgram
+from bench.train.recipe import OptimSpec, load_recipe
+from bench.train.trainer import Trainer, lr_factor, train
+
+
+class LineFit(TrainProgram):
+    """Fits y = 3x - 1 from noisy random batches drawn from torch's RNG."""
+
+    def __init__(self, recipe, device="cpu", noise: float = 0.1):
+        super().__init__(recipe, device)
+        self.noise = noise
+
+    def setup(self):
+        self.net = torch.nn.Linear(1, 1)
+        self.seen = 0
+
+    def modules(self):
+        return {"net": self.net}
+
+    def parameters(self):
+        return list(self.net.parameters())
+
+    def loss(self, step):
+        x = torch.rand(16, 1)
+        y = 3 * x - 1 + self.noise * torch.randn(16, 1)
+        self.seen += 16
+        loss = torch.mean((self.net(x) - y) ** 2)
+        return loss, {"mse": float(loss.detach())}
+
+    def evaluate(self):
+        return {"w": float(self.net.weight), "b": float(self.net.bias)}
+
+    def state_dict(self):
+        return {"seen": self.seen}
+
+    def load_state_dict(self, state):
+        self.seen = state.get("seen", 0)
+
+    def export(self, path: Path):
+        torch.save({"format": "test/line/1", "state_dict": self.net.state_dict()}, path)
+        return {"seen": self.seen}
+
+
+if "test-line" not in PROGRAMS:
+    PROGRAMS.register("test-line", LineFit, "test only")
+
+
+def recipe_file(tmp_path, steps=200, **extra):
+    text = f"""
+name: line
+program: {{type: test-line, kwargs: {{noise: 0.05}}}}
+steps: {steps}
+seed: 3
+optim: {{lr: 0.2, schedule: step, milestones: [150], gamma: 0.5}}
+log_every: 20
+checkpoint_every: 10
+work_dir: {tmp_path / 'work'}
+out: {tmp_path / 'line.pt'}
+card: {tmp_path / 'line.md'}
+"""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "line.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_trains_exports_and_writes_a_card(tmp_path):
+    lines = []
+    summary = train(str(recipe_file(tmp_path)), log=lines.append)
+    assert summary["steps"] == 200 and Path(summary["weights"]).is_file()
+    assert abs(summary["evaluation"]["w"] - 3) < 0.3
+    card = (tmp_path / "line.md").read_text()
+    assert "# line" in card and "test-line" in card and "s_per_step" in card
+    assert any("step 20/200" in line and "mse" in line and "ETA" in line for line in lines)
+
+
+def test_resume_gives_the_same_weights_as_one_run(tmp_path):
+    one = train(str(recipe_file(tmp_path / "a")), log=lambda s: None)
+    path = recipe_file(tmp_path / "b")
+    train(str(path), steps=95, log=lambda s: None)  # stops at 30 (state saved)
+    resumed = train(str(path), resume=True, log=lambda s: None)
+    assert resumed["steps"] == 200 and resumed["export"]["seen"] == 200 * 16
+    assert resumed["evaluation"] == pytest.approx(one["evaluation"], abs=0)
+
+
+def test_resume_refuses_another_program_configuration(tmp_path):
+    path = recipe_file(tmp_path)
+    train(str(path), steps=10, log=lambda s: None)
+    with pytest.raises(SpecError, match="another program configuration"):
+        train(str(path), ["program.kwargs.noise=0.5"], resume=True, log=lambda s: None)
+
+
+def test_recipe_errors_name_the_key(tmp_path):
+    path = recipe_file(tmp_path)
+    with pytest.raises(SpecError, match="optim.lrr: unknown key"):
+        load_recipe(str(path), ["optim.lrr=1"])
+    with pytest.raises(SpecError, match="neither a recipe file nor a shipped recipe"):
+        load_recipe("no-such-recipe")
+
+
+def test_lr_schedules():
+    spec = OptimSpec(lr=1.0, schedule="cosine", warmup_steps=10, min_lr=0.1)
+    assert lr_factor(spec, 0, 100) == pytest.approx(0.1)
+    assert lr_factor(spec, 10, 100) == pytest.approx(1.0)
+    assert lr_factor(spec, 100, 100) == pytest.approx(0.1)
+    step = OptimSpec(schedule="step", milestones=[5, 8], gamma=0.5)
+    assert [lr_factor(step, s, 10) for s in (0, 5, 8)] == [1.0, 0.5, 0.25]
+
+
+def test_interrupt_saves_the_state(tmp_path, monkeypatch):
+    path = recipe_file(tmp_path)
+    recipe = load_recipe(str(path))
+    trainer = Trainer(recipe, log=lambda s: None)
+    calls = {"n": 0}
+    real = LineFit.loss
+
+    def flaky(self, step):
+        calls["n"] += 1
+        if calls["n"] == 15:
+            raise KeyboardInterrupt
+        return real(self, step)
+
+    monkeypatch.setattr(LineFit, "loss", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.run()
+    assert (tmp_path / "work" / "state.pt").is_file()
+    monkeypatch.setattr(LineFit, "loss", real)
+    summary = Trainer(recipe, log=lambda s: None).run(resume=True)
+    assert summary["steps"] == 200
