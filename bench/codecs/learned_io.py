@@ -141,3 +141,96 @@ def unpack_streams(data: bytes) -> tuple[list[int], list[bytes]]:
 def header_size(ints: Sequence[int], streams: Sequence[bytes]) -> int:
     """Bytes `pack_streams` adds to the strings' own bytes (format byte, counts, lengths)."""
     return len(pack_streams(ints, streams)) - sum(len(s) for s in streams)
+
+
+# Tree codes: a model's nested `strings` and `shape` as integers plus a list of strings.
+# An int >= 0 is itself; the negative tags below introduce the other node kinds.
+_SEQ, _BYTES, _DICT, _NONE = -1, -2, -3, -4
+
+
+def flatten_tree(obj: object) -> tuple[list[int], list[bytes]]:
+    """Nested lists/tuples/dicts of ints >= 0, bytes and None -> (codes, strings).
+
+    Sequences become `-1, n, children...`; a bytes leaf `-2` (the next string); a dict
+    `-3, n` then per key its UTF-8 length, bytes and value; None `-4`. Used for models
+    whose compress() output is not a flat list of strings and a flat shape (ELIC).
+    """
+    codes: list[int] = []
+    strings: list[bytes] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, (bytes, bytearray)):
+            codes.append(_BYTES)
+            strings.append(bytes(node))
+        elif node is None:
+            codes.append(_NONE)
+        elif isinstance(node, dict):
+            codes.extend([_DICT, len(node)])
+            for key in sorted(node):
+                raw = str(key).encode()
+                codes.extend([len(raw), *raw])
+                walk(node[key])
+        elif isinstance(node, (list, tuple)):
+            codes.extend([_SEQ, len(node)])
+            for child in node:
+                walk(child)
+        else:
+            value = int(node)  # type: ignore[call-overload]
+            if value < 0:
+                raise ValueError(f"tree codes hold only ints >= 0, got {value}")
+            codes.append(value)
+
+    walk(obj)
+    return codes, strings
+
+
+def unflatten_tree(codes: Sequence[int], strings: Sequence[bytes]) -> object:
+    """The inverse of `flatten_tree` (sequences of ints come back as tuples, others as lists).
+
+    Raises:
+        CodecError: codes that end early, leave codes or strings unused, or are corrupt.
+    """
+    pos, used = 0, 0
+
+    def take() -> int:
+        nonlocal pos
+        if pos >= len(codes):
+            raise CodecError("learned bitstream corrupt: its structure codes end early")
+        pos += 1
+        return int(codes[pos - 1])
+
+    def node() -> object:
+        nonlocal used
+        tag = take()
+        if tag >= 0:
+            return tag
+        if tag == _BYTES:
+            if used >= len(strings):
+                raise CodecError("learned bitstream corrupt: structure names more strings "
+                                 f"than the {len(strings)} it holds")
+            used += 1
+            return strings[used - 1]
+        if tag == _NONE:
+            return None
+        if tag not in (_SEQ, _DICT):
+            raise CodecError(f"learned bitstream corrupt: unknown structure tag {tag}")
+        n = take()
+        if n > MAX_COUNT or n < 0:
+            raise CodecError(f"learned bitstream corrupt: a node of {n} children")
+        if tag == _DICT:
+            out = {}
+            for _ in range(n):
+                raw = bytes(take() for _ in range(take()))
+                out[raw.decode(errors="replace")] = node()
+            return out
+        items = [node() for _ in range(n)]
+        return tuple(items) if all(isinstance(i, int) for i in items) else items
+
+    try:
+        tree = node()
+    except ValueError as exc:  # bytes(...) of a value outside 0..255
+        raise CodecError(f"learned bitstream corrupt: {exc}") from None
+    if pos != len(codes) or used != len(strings):
+        raise CodecError(f"learned bitstream corrupt: {len(codes) - pos} structure codes and "
+                         f"{len(strings) - used} strings left unused")
+    return tree

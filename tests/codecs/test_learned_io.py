@@ -78,3 +78,32 @@ def test_corrupt_length_names_the_string():
     data[3] = 50  # length of string 0 -> 50
     with pytest.raises(CodecError, match="string 0 needs 50 bytes"):
         unpack_streams(bytes(data))
+
+
+def test_tree_round_trip_elic_like():
+    from bench.codecs.learned_io import flatten_tree, unflatten_tree
+
+    strings = [[b"abc"], [b""], [b"\x00" * 40]]
+    shape = {"y": [(16, 4, 4), (192, 4, 4)], "hyper": (1, 1), "none": None}
+    codes, leaves = flatten_tree((strings, shape))
+    assert leaves == [b"abc", b"", b"\x00" * 40]
+    back_strings, back_shape = unflatten_tree(codes, leaves)
+    assert back_strings == strings and back_shape == shape
+    data = pack_streams(codes, leaves)
+    assert unflatten_tree(*unpack_streams(data)) == [strings, shape]
+
+
+def test_tree_errors():
+    from bench.codecs.learned_io import flatten_tree, unflatten_tree
+
+    codes, leaves = flatten_tree([[b"a"], (3, 4)])
+    with pytest.raises(CodecError, match="end early"):
+        unflatten_tree(codes[:-1], leaves)
+    with pytest.raises(CodecError, match="more strings"):
+        unflatten_tree(codes, [])
+    with pytest.raises(CodecError, match="left unused"):
+        unflatten_tree(codes + [5], leaves)
+    with pytest.raises(CodecError, match="unknown structure tag -9"):
+        unflatten_tree([-9], [])
+    with pytest.raises(ValueError, match=">= 0"):
+        flatten_tree([(-1, 2)])
