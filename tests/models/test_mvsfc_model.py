@@ -126,3 +126,13 @@ def test_compress_rejects_batches():
     left = random_levels(TINY, 64, 64, batch=2)
     with pytest.raises(ValueError, match="batch 1"):
         net.compress(left, left, rate=0)
+
+
+def test_vectorised_indexes_equal_compressai_ones():
+    from bench.models.mvsfc.coding import build_indexes
+
+    gc = _net(TINY).gaussian_conditional
+    table = gc.scale_table
+    scales = torch.cat([torch.exp(torch.linspace(-4, 7, 3000)), table, table * 1.0000001,
+                        table * 0.9999999, torch.zeros(3)])
+    assert torch.equal(build_indexes(gc, scales), gc.build_indexes(scales))

@@ -19,6 +19,17 @@ from compressai.entropy_models import GaussianConditional
 from bench.models.mvsfc.context import EntropyParameters, SerialContext
 
 
+def build_indexes(gc: GaussianConditional, scales: torch.Tensor) -> torch.Tensor:
+    """GaussianConditional.build_indexes without its Python loop over the scale table.
+
+    The index of a scale is the number of table entries (all but the last) below it:
+    the same integers as CompressAI's loop, in one comparison.
+    """
+    scales = gc.lower_bound_scale(scales)
+    table = gc.scale_table[:-1].to(scales)
+    return (scales.unsqueeze(-1) > table).sum(-1).int()
+
+
 def _tables(gc: GaussianConditional) -> tuple[list, list, list]:
     return gc.quantized_cdf.tolist(), gc.cdf_length.reshape(-1).int().tolist(), \
         gc.offset.reshape(-1).int().tolist()
@@ -42,10 +53,29 @@ def encode_latents(params: EntropyParameters, gc: GaussianConditional, views: Se
             q = gc.quantize(y[i][:, :, h, w], "symbols", means)
             state.set(i, h, w, q.to(means.dtype) + means)
             symbols.extend(q.reshape(-1).tolist())
-            indexes.extend(gc.build_indexes(scales).reshape(-1).tolist())
+            indexes.extend(build_indexes(gc, scales).reshape(-1).tolist())
     encoder = BufferedRansEncoder()
     encoder.encode_with_indexes(symbols, indexes, *_tables(gc))
     return encoder.flush(), state.latents()
+
+
+class _Tables:
+    """The Gaussian conditional's CDF rows trimmed to their lengths, for small per-call tables.
+
+    `RansDecoder.decode_stream` converts the CDF tables it is given on every call; a
+    position needs only the rows its indexes use, so each call gets just those.
+    """
+
+    def __init__(self, gc: GaussianConditional):
+        cdf, lengths, offsets = _tables(gc)
+        self.rows = [row[:n] for row, n in zip(cdf, lengths)]
+        self.lengths, self.offsets = lengths, offsets
+
+    def subset(self, indexes: list[int]) -> tuple[list[int], list, list[int], list[int]]:
+        used = sorted(set(indexes))
+        remap = {u: i for i, u in enumerate(used)}
+        return ([remap[i] for i in indexes], [self.rows[u] for u in used],
+                [self.lengths[u] for u in used], [self.offsets[u] for u in used])
 
 
 @torch.no_grad()
@@ -55,11 +85,12 @@ def decode_latents(params: EntropyParameters, gc: GaussianConditional, views: Se
     state = SerialContext(params, views, hyper)
     decoder = RansDecoder()
     decoder.set_stream(string)
-    cdf, lengths, offsets = _tables(gc)
+    tables = _Tables(gc)
     for h, w in state.positions():
-        for i, (scales, means) in enumerate(state.params(h, w)):
-            idx = gc.build_indexes(scales).reshape(-1).tolist()
-            q = torch.tensor(decoder.decode_stream(idx, cdf, lengths, offsets),
-                             dtype=means.dtype, device=means.device).reshape(means.shape)
-            state.set(i, h, w, q + means)
+        per_view = state.params(h, w)
+        indexes = [build_indexes(gc, scales).reshape(-1) for scales, _ in per_view]
+        values = decoder.decode_stream(*tables.subset(torch.cat(indexes).tolist()))
+        q = torch.tensor(values, dtype=per_view[0][1].dtype).reshape(len(per_view), -1)
+        for i, (_, means) in enumerate(per_view):
+            state.set(i, h, w, q[i:i + 1].to(means.device) + means)
     return state.latents()

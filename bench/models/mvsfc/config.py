@@ -35,6 +35,8 @@ class MvsfcConfig:
         rate_sigmas: one trade-off sigma per trained rate point (loss = task +
             sigma * (bpp_L + bpp_R)); with more than one, gain units select the point.
         pad_multiple: f2 is zero-padded to a multiple of this (y and z must be whole).
+        share_views: one set of weights for both views' branches (the paper has separate
+            left and right weights everywhere; sharing halves a small model's size).
     """
 
     feature_channels: tuple[int, int, int] = (64, 128, 256)
@@ -46,6 +48,7 @@ class MvsfcConfig:
     cross_view_context: bool = True
     rate_sigmas: tuple[float, ...] = (1.0 / 64,)
     pad_multiple: int = 8
+    share_views: bool = False
     name: str = field(default="paper", compare=False)
 
     @property
@@ -85,16 +88,17 @@ PAPER_SIGMAS = (1.0 / 256, 1.0 / 64, 1.0 / 16, 1.0 / 4, 1.0, 2.0)
 
 SMALL = MvsfcConfig(
     feature_channels=(32, 48, 96),
-    encoder_channels=(64, 96),
-    latent_channels=96,
-    hyper_channels=64,
+    encoder_channels=(32, 48),
+    latent_channels=48,
+    hyper_channels=32,
     heads=8,
     rate_sigmas=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0),
+    share_views=True,
     name="small",
 )
 
 # For tests and smoke runs only (seconds on a CPU); never a reported configuration.
-TINY = MvsfcConfig(feature_channels=(8, 8, 16), encoder_channels=(16, 16), latent_channels=24,
+TINY = MvsfcConfig(feature_channels=(32, 48, 96), encoder_channels=(16, 16), latent_channels=24,
                    hyper_channels=8, heads=4, rate_sigmas=(1.0, 2.0, 4.0), name="tiny")
 
 CONFIGS = {"paper": PAPER, "small": SMALL, "tiny": TINY}

@@ -22,6 +22,7 @@ from compressai.layers import MaskedConv2d
 from torch import nn
 
 from bench.models.mvsfc.config import MvsfcConfig
+from bench.models.mvsfc.transforms import pair
 
 AR_KERNEL = 5
 GATE_KERNEL = 3
@@ -43,19 +44,17 @@ class EntropyParameters(nn.Module):
     def __init__(self, cfg: MvsfcConfig):
         super().__init__()
         m = cfg.latent_channels
+        sh = cfg.share_views
         self.cross_view = cfg.cross_view_context
-        self.context = nn.ModuleList(
-            MaskedConv2d(m, 2 * m, AR_KERNEL, padding=AR_KERNEL // 2, mask_type="A")
-            for _ in range(2))
+        self.context = pair(lambda: MaskedConv2d(m, 2 * m, AR_KERNEL, padding=AR_KERNEL // 2,
+                                                 mask_type="A"), sh)
         if self.cross_view:
-            self.reduce = nn.ModuleList(_stack(4 * m, (2 * m, 2 * m)) for _ in range(2))
-            self.fusion = nn.ModuleList(_stack(4 * m, (2 * m, 2 * m)) for _ in range(2))
-            self.gate = nn.ModuleList(
-                MaskedConv2d(2 * m, 2 * m, GATE_KERNEL, padding=GATE_KERNEL // 2, mask_type="B")
-                for _ in range(2))
+            self.reduce = pair(lambda: _stack(4 * m, (2 * m, 2 * m)), sh)
+            self.fusion = pair(lambda: _stack(4 * m, (2 * m, 2 * m)), sh)
+            self.gate = pair(lambda: MaskedConv2d(2 * m, 2 * m, GATE_KERNEL,
+                                                  padding=GATE_KERNEL // 2, mask_type="B"), sh)
         width = 6 * m if self.cross_view else 4 * m
-        self.estimator = nn.ModuleList(
-            _stack(width, (10 * m // 3, 8 * m // 3, 2 * m)) for _ in range(2))
+        self.estimator = pair(lambda: _stack(width, (10 * m // 3, 8 * m // 3, 2 * m)), sh)
 
     def forward(self, y_hat: Sequence[torch.Tensor], hyper: Sequence[torch.Tensor]
                 ) -> list[tuple[torch.Tensor, torch.Tensor]]:

@@ -94,15 +94,20 @@ class ContextualTransform(nn.Module):
         channels: channels of each view's map.
         heads: attention heads.
         enabled: False builds no weights and returns the inputs unchanged.
+        shared: one set of weights for both directions.
     """
 
-    def __init__(self, channels: int, heads: int, enabled: bool = True):
+    def __init__(self, channels: int, heads: int, enabled: bool = True, shared: bool = False):
         super().__init__()
         self.enabled = enabled
         if enabled:
-            self.res = nn.ModuleList(
-                nn.Sequential(ResBlock(channels), ResBlock(channels)) for _ in range(2))
-            self.transform = nn.ModuleList(ViewAwareTransform(channels, heads) for _ in range(2))
+            res = [nn.Sequential(ResBlock(channels), ResBlock(channels))]
+            transform = [ViewAwareTransform(channels, heads)]
+            if not shared:
+                res.append(nn.Sequential(ResBlock(channels), ResBlock(channels)))
+                transform.append(ViewAwareTransform(channels, heads))
+            self.res = nn.ModuleList(res * (2 if shared else 1))
+            self.transform = nn.ModuleList(transform * (2 if shared else 1))
 
     def forward(self, left: torch.Tensor, right: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor]:

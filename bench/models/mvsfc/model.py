@@ -25,6 +25,7 @@ from bench.models.mvsfc.transforms import (
     RateGains,
     StereoDecoder,
     StereoEncoder,
+    pair,
 )
 
 Levels = list[torch.Tensor]
@@ -50,7 +51,7 @@ class MvsfcNet(CompressionModel):
         self.hyper_encoder = HyperEncoder(cfg)
         self.hyper_decoder = HyperDecoder(cfg)
         self.entropy_parameters = EntropyParameters(cfg)
-        self.z_bottleneck = nn.ModuleList(EntropyBottleneck(cfg.hyper_channels) for _ in range(2))
+        self.z_bottleneck = pair(lambda: EntropyBottleneck(cfg.hyper_channels), cfg.share_views)
         self.gaussian_conditional = GaussianConditional(None)
         self.y_gains = RateGains(cfg.n_rates, cfg.latent_channels)
         self.z_gains = RateGains(cfg.n_rates, cfg.hyper_channels)

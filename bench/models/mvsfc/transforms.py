@@ -22,8 +22,10 @@ Pair = tuple[torch.Tensor, torch.Tensor]
 Levels = list[torch.Tensor]
 
 
-def _pair(make) -> nn.ModuleList:
-    return nn.ModuleList([make(), make()])
+def pair(make, shared: bool = False) -> nn.ModuleList:
+    """[left branch, right branch]; one module in both places when `shared`."""
+    first = make()
+    return nn.ModuleList([first, first if shared else make()])
 
 
 class StereoEncoder(nn.Module):
@@ -33,13 +35,14 @@ class StereoEncoder(nn.Module):
         super().__init__()
         c0, c1, c2 = cfg.feature_channels
         e0, e1 = cfg.encoder_channels
-        m, bct, heads = cfg.latent_channels, cfg.contextual_transform, cfg.heads
-        self.unit0 = _pair(lambda: nn.Sequential(conv(c0, e0), GDN(e0)))
-        self.unit1 = _pair(lambda: nn.Sequential(conv(c1 + e0, e1), GDN(e1)))
-        self.unit2 = _pair(lambda: conv(c2 + e1, m))
-        self.bct0 = ContextualTransform(e0, heads, bct)
-        self.bct1 = ContextualTransform(e1, heads, bct)
-        self.bct2 = ContextualTransform(m, heads, bct)
+        m, bct, heads, sh = (cfg.latent_channels, cfg.contextual_transform, cfg.heads,
+                             cfg.share_views)
+        self.unit0 = pair(lambda: nn.Sequential(conv(c0, e0), GDN(e0)), sh)
+        self.unit1 = pair(lambda: nn.Sequential(conv(c1 + e0, e1), GDN(e1)), sh)
+        self.unit2 = pair(lambda: conv(c2 + e1, m), sh)
+        self.bct0 = ContextualTransform(e0, heads, bct, sh)
+        self.bct1 = ContextualTransform(e1, heads, bct, sh)
+        self.bct2 = ContextualTransform(m, heads, bct, sh)
 
     def forward(self, left: Levels, right: Levels) -> Pair:
         a = self.bct0(self.unit0[0](left[0]), self.unit0[1](right[0]))
@@ -56,15 +59,17 @@ class StereoDecoder(nn.Module):
         super().__init__()
         c0, c1, c2 = cfg.feature_channels
         e0, e1 = cfg.encoder_channels
-        m, bct, heads = cfg.latent_channels, cfg.contextual_transform, cfg.heads
+        m, bct, heads, sh = (cfg.latent_channels, cfg.contextual_transform, cfg.heads,
+                             cfg.share_views)
         self.splits = ((c2, e1), (c1, e0))
-        self.bct2 = ContextualTransform(m, heads, bct)
-        self.unit2 = _pair(lambda: nn.Sequential(deconv(m, c2 + e1), GDN(c2 + e1, inverse=True)))
-        self.bct1 = ContextualTransform(e1, heads, bct)
-        self.unit1 = _pair(lambda: nn.Sequential(deconv(c2 + 2 * e1, c1 + e0),
-                                                 GDN(c1 + e0, inverse=True)))
-        self.bct0 = ContextualTransform(e0, heads, bct)
-        self.unit0 = _pair(lambda: deconv(c1 + 2 * e0, c0))
+        self.bct2 = ContextualTransform(m, heads, bct, sh)
+        self.unit2 = pair(lambda: nn.Sequential(deconv(m, c2 + e1),
+                                                GDN(c2 + e1, inverse=True)), sh)
+        self.bct1 = ContextualTransform(e1, heads, bct, sh)
+        self.unit1 = pair(lambda: nn.Sequential(deconv(c2 + 2 * e1, c1 + e0),
+                                                GDN(c1 + e0, inverse=True)), sh)
+        self.bct0 = ContextualTransform(e0, heads, bct, sh)
+        self.unit0 = pair(lambda: deconv(c1 + 2 * e0, c0), sh)
 
     def forward(self, y_left: torch.Tensor, y_right: torch.Tensor) -> tuple[Levels, Levels]:
         y = self.bct2(y_left, y_right)
@@ -84,9 +89,9 @@ class HyperEncoder(nn.Module):
     def __init__(self, cfg: MvsfcConfig):
         super().__init__()
         m, n = cfg.latent_channels, cfg.hyper_channels
-        self.branch = _pair(lambda: nn.Sequential(
+        self.branch = pair(lambda: nn.Sequential(
             conv(m, n, 3, 1), nn.LeakyReLU(inplace=True),
-            conv(n, n), nn.LeakyReLU(inplace=True), conv(n, n)))
+            conv(n, n), nn.LeakyReLU(inplace=True), conv(n, n)), cfg.share_views)
 
     def forward(self, y: torch.Tensor, view: int) -> torch.Tensor:
         return self.branch[view](y)
@@ -98,10 +103,10 @@ class HyperDecoder(nn.Module):
     def __init__(self, cfg: MvsfcConfig):
         super().__init__()
         m, n = cfg.latent_channels, cfg.hyper_channels
-        self.branch = _pair(lambda: nn.Sequential(
+        self.branch = pair(lambda: nn.Sequential(
             deconv(n, m), nn.LeakyReLU(inplace=True),
             deconv(m, m * 3 // 2), nn.LeakyReLU(inplace=True),
-            conv(m * 3 // 2, 2 * m, 3, 1)))
+            conv(m * 3 // 2, 2 * m, 3, 1)), cfg.share_views)
 
     def forward(self, z_hat: torch.Tensor, view: int) -> torch.Tensor:
         return self.branch[view](z_hat)
