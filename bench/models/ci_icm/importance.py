@@ -90,4 +90,5 @@ class ImportanceTarget(nn.Module):
         """MSE between C * w / sum(w) and C * target (both are distributions over channels)."""
         c = w.shape[1]
         w_norm = w / w.sum(dim=1, keepdim=True).clamp_min(1e-12)
-        return F.mse_loss(c * w_norm, c * self.saliency.expand_as(w_norm))
+        target = self.saliency.detach().clone()  # update() changes the buffer in backward
+        return F.mse_loss(c * w_norm, c * target.expand_as(w_norm))
