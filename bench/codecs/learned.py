@@ -255,6 +255,10 @@ class LearnedCodec(Codec):
             self._models[key] = model.to(self.device)
         return self._models[key]
 
+    def use_model(self, point: RatePoint, model: Any) -> None:
+        """Code `point` with an in-memory model (training evaluation, tests): no checkpoint."""
+        self._models[self.model_key(point)] = model
+
     def multiple(self, model: Any) -> int:
         return int(getattr(model, "pad_multiple", self.pad_multiple))
 

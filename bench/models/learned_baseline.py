@@ -1,0 +1,167 @@
+"""The in-project learned baseline: a small variable-rate mean-scale hyperprior.
+
+Architecture: the mean-scale hyperprior of Minnen, Ballé and Toderici (NeurIPS 2018,
+CompressAI's `mbt2018-mean`, without the autoregressive context), at a small width
+(N=64, M=128 by default), made variable-rate with gain units in the spirit of Cui et al.,
+"Asymmetric Gained Deep Image Compression With Continuous Rate Adaptation" (CVPR 2021):
+per rate level l a channel-wise gain vector g_l scales the latent before quantisation and
+an inverse-gain vector g'_l (learned separately, hence "asymmetric") scales it back after.
+The hyper-decoder predicts the mean and scale of the ungained latent; the Gaussian
+conditional codes the gained latent with mean g_l * mu and scale g_l * sigma. Rates
+between trained levels come from log-linear interpolation of neighbouring gain vectors.
+
+Differences from the papers (also in the model card): no gains on the hyper-latent z
+(one factorised prior for all rates), straight-through rounding of the gained latent
+around the predicted mean for the decoder input in training (Minnen & Singh 2020) with
+additive noise for the rate term, and the small width.
+
+Interface: CompressAI's (`forward`, `compress`, `decompress`, `update`, `aux_loss`), with a
+rate `level` argument (an int index into `lambdas`, or a float between two levels).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from compressai.entropy_models import EntropyBottleneck, GaussianConditional
+from compressai.layers import GDN
+from compressai.models.base import CompressionModel
+from compressai.ops import quantize_ste
+
+WEIGHTS_FORMAT = "icm-bench/learned-baseline/1"
+DEFAULT_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483, 0.0932)
+
+
+def _conv(cin: int, cout: int, k: int = 5, s: int = 2) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, k, stride=s, padding=k // 2)
+
+
+def _deconv(cin: int, cout: int, k: int = 5, s: int = 2) -> nn.ConvTranspose2d:
+    return nn.ConvTranspose2d(cin, cout, k, stride=s, output_padding=s - 1, padding=k // 2)
+
+
+class GainedMeanScaleHyperprior(CompressionModel):
+    """Mean-scale hyperprior with asymmetric gain units: one model, every rate level.
+
+    Args:
+        N: channels of the transforms and of the hyper-latent.
+        M: channels of the latent y.
+        lambdas: the rate-distortion trade-offs of the levels, ascending (lowest rate first).
+    """
+
+    pad_multiple = 64  # 4 stride-2 layers in g_a, 2 in h_a
+
+    def __init__(self, N: int = 64, M: int = 128, lambdas: Sequence[float] = DEFAULT_LAMBDAS):
+        super().__init__()
+        if list(lambdas) != sorted(lambdas) or len(lambdas) < 2:
+            raise ValueError(f"lambdas must be >= 2 ascending values, got {list(lambdas)}")
+        self.N, self.M = int(N), int(M)
+        self.lambdas = [float(v) for v in lambdas]
+        self.g_a = nn.Sequential(_conv(3, N), GDN(N), _conv(N, N), GDN(N), _conv(N, N), GDN(N),
+                                 _conv(N, M))
+        self.g_s = nn.Sequential(_deconv(M, N), GDN(N, inverse=True), _deconv(N, N),
+                                 GDN(N, inverse=True), _deconv(N, N), GDN(N, inverse=True),
+                                 _deconv(N, 3))
+        self.h_a = nn.Sequential(_conv(M, N, 3, 1), nn.LeakyReLU(inplace=True), _conv(N, N),
+                                 nn.LeakyReLU(inplace=True), _conv(N, N))
+        self.h_s = nn.Sequential(_deconv(N, M), nn.LeakyReLU(inplace=True),
+                                 _deconv(M, M * 3 // 2), nn.LeakyReLU(inplace=True),
+                                 _conv(M * 3 // 2, M * 2, 3, 1))
+        self.entropy_bottleneck = EntropyBottleneck(N)
+        self.gaussian_conditional = GaussianConditional(None)
+        # log-gains: g_l = sqrt(lambda_l / lambda_ref) at start (quantisation step ~ 1/sqrt(lambda))
+        ref = math.exp(sum(math.log(v) for v in self.lambdas) / len(self.lambdas))
+        init = torch.tensor([0.5 * math.log(v / ref) for v in self.lambdas])
+        self.log_gain = nn.Parameter(init[:, None].repeat(1, M))
+        self.log_inv_gain = nn.Parameter(-init[:, None].repeat(1, M))
+
+    @property
+    def levels(self) -> int:
+        return len(self.lambdas)
+
+    def gains(self, level: Tensor | float | int) -> tuple[Tensor, Tensor]:
+        """(gain, inverse gain), B x M x 1 x 1 (or 1 x M x 1 x 1 for a scalar level).
+
+        A fractional level interpolates the log-gains of its two neighbours linearly.
+        """
+        level_t = torch.as_tensor(level, dtype=torch.float32, device=self.log_gain.device)
+        level_t = level_t.reshape(-1).clamp(0, self.levels - 1)
+        lo = level_t.floor().long().clamp(max=self.levels - 2)
+        t = (level_t - lo.float())[:, None]
+        log_g = self.log_gain[lo] * (1 - t) + self.log_gain[lo + 1] * t
+        log_ig = self.log_inv_gain[lo] * (1 - t) + self.log_inv_gain[lo + 1] * t
+        return log_g.exp()[:, :, None, None], log_ig.exp()[:, :, None, None]
+
+    def level_of(self, lmbda: float) -> float:
+        """The (fractional) level whose trade-off is `lmbda`, by log-linear interpolation."""
+        logs = [math.log(v) for v in self.lambdas]
+        x = math.log(lmbda)
+        if not logs[0] - 1e-9 <= x <= logs[-1] + 1e-9:
+            raise ValueError(f"lambda {lmbda} is outside the trained range "
+                             f"{self.lambdas[0]}..{self.lambdas[-1]}")
+        for i in range(self.levels - 1):
+            if x <= logs[i + 1] + 1e-12:
+                return i + max(0.0, (x - logs[i]) / (logs[i + 1] - logs[i]))
+        return float(self.levels - 1)
+
+    def _params(self, z_hat: Tensor) -> tuple[Tensor, Tensor]:
+        scales, means = self.h_s(z_hat).chunk(2, 1)
+        return scales, means
+
+    def forward(self, x: Tensor, level: Tensor | float | int) -> dict[str, Any]:
+        """Training pass: reconstruction and likelihoods at per-sample `level` (B,)."""
+        y = self.g_a(x)
+        z = self.h_a(y)
+        z_hat, z_likelihoods = self.entropy_bottleneck(z)
+        scales, means = self._params(z_hat)
+        g, ig = self.gains(level)
+        y_g, scales_g, means_g = y * g, scales * g, means * g
+        _, y_likelihoods = self.gaussian_conditional(y_g, scales_g, means=means_g)
+        y_hat = (quantize_ste(y_g - means_g) + means_g) * ig
+        x_hat = self.g_s(y_hat)
+        return {"x_hat": x_hat, "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
+
+    def compress(self, x: Tensor, level: float | int = 0) -> dict[str, Any]:
+        """Entropy-coded strings of y and z, and z's spatial shape."""
+        y = self.g_a(x)
+        z = self.h_a(y)
+        z_strings = self.entropy_bottleneck.compress(z)
+        z_hat = self.entropy_bottleneck.decompress(z_strings, z.size()[-2:])
+        scales, means = self._params(z_hat)
+        g, _ = self.gains(level)
+        indexes = self.gaussian_conditional.build_indexes(scales * g)
+        y_strings = self.gaussian_conditional.compress(y * g, indexes, means=means * g)
+        return {"strings": [y_strings, z_strings], "shape": z.size()[-2:]}
+
+    def decompress(self, strings: list, shape: Sequence[int], level: float | int = 0
+                   ) -> dict[str, Tensor]:
+        """The reconstruction (1 x 3 x H x W in [0, 1]) from `compress`'s strings."""
+        if not isinstance(strings, (list, tuple)) or len(strings) != 2:
+            raise ValueError("expected the strings of y and z")
+        z_hat = self.entropy_bottleneck.decompress(strings[1], shape)
+        scales, means = self._params(z_hat)
+        g, ig = self.gains(level)
+        indexes = self.gaussian_conditional.build_indexes(scales * g)
+        y_hat_g = self.gaussian_conditional.decompress(strings[0], indexes, means=means * g)
+        x_hat = self.g_s(y_hat_g * ig).clamp_(0, 1)
+        return {"x_hat": x_hat}
+
+    def config(self) -> dict[str, Any]:
+        """What `from_weights` needs to rebuild the architecture."""
+        return {"N": self.N, "M": self.M, "lambdas": list(self.lambdas)}
+
+    @classmethod
+    def from_weights(cls, payload: dict[str, Any]) -> GainedMeanScaleHyperprior:
+        """Rebuild from an exported {"format", "config", "state_dict"} payload."""
+        if payload.get("format") != WEIGHTS_FORMAT:
+            raise ValueError(f"not a learned-baseline weights file (format "
+                             f"{payload.get('format')!r}, expected {WEIGHTS_FORMAT!r})")
+        model = cls(**payload["config"])
+        state = {k: v.float() if v.is_floating_point() else v
+                 for k, v in payload["state_dict"].items()}
+        model.load_state_dict(state)
+        return model
