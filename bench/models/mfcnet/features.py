@@ -74,3 +74,39 @@ def load_feature_cache(folder: str | Path) -> dict[str, np.ndarray]:
     """The cached levels as read-only memory maps (N x C x H x W float16)."""
     folder = Path(folder)
     return {lv: np.load(folder / f"{lv}.npy", mmap_mode="r") for lv in LEVELS}
+
+
+class FeatureBatches:
+    """Random training batches from cached features: float32 tensors, optional flip and crop.
+
+    A crop (in input pixels, a multiple of 32) cuts P2 and P3 at one aligned box; P4 and
+    P5 stay whole (their paths are small). `crop=0` keeps every level whole.
+    """
+
+    def __init__(self, arrays: dict[str, np.ndarray], batch: int, crop: int = 0,
+                 flip: bool = True):
+        if crop % 32:
+            raise ValueError(f"crop must be a multiple of 32 pixels, got {crop}")
+        self.arrays, self.batch, self.crop, self.flip = arrays, batch, crop, flip
+        self.n = len(arrays[LEVELS[0]])
+
+    def sample(self, rng: np.random.Generator) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(whole levels, training levels): whole ones give the per-image min/max."""
+        import torch
+
+        idx = np.sort(rng.choice(self.n, size=self.batch, replace=self.n < self.batch))
+        whole = {lv: torch.from_numpy(np.asarray(self.arrays[lv][idx], dtype=np.float32))
+                 for lv in LEVELS}
+        if self.flip:
+            flips = torch.from_numpy(rng.random(self.batch) < 0.5)
+            for lv, t in whole.items():
+                whole[lv] = torch.where(flips[:, None, None, None], t.flip(-1), t)
+        parts = dict(whole)
+        if self.crop:
+            h2, w2 = whole["p2"].shape[-2:]
+            side = self.crop // 4
+            top = 8 * int(rng.integers(0, max(1, (h2 - side) // 8 + 1)))
+            left = 8 * int(rng.integers(0, max(1, (w2 - side) // 8 + 1)))
+            parts["p2"] = whole["p2"][..., top:top + side, left:left + side]
+            parts["p3"] = whole["p3"][..., top // 2:(top + side) // 2, left // 2:(left + side) // 2]
+        return whole, parts
