@@ -50,7 +50,7 @@ def test_config_round_trip_and_checks():
     for m in range(1, 6):
         cfg = get_config("small", m=m, fusion="learned")
         assert SaIcmConfig.from_dict(cfg.to_dict()) == cfg
-        assert cfg.ica().latent_channels == 32 * m
+        assert cfg.ica().latent_channels == 16 * m
         assert cfg.ica().synthesis_channels == SMALL.base.latent_channels
     with pytest.raises(ValueError, match="m \\(ica_slices\\)"):
         get_config("small", m=6)
@@ -107,7 +107,7 @@ def test_scalable_training_pass_shapes_and_gradients():
     out = net(x, torch.tensor([0.0, 3.5]), torch.tensor([1.0, 4.0]))
     assert out["base"]["x_hat"].shape == x.shape
     assert out["enhancement"]["x_hat"].shape == x.shape
-    assert out["enhancement"]["likelihoods"]["y"].shape == (2, 64, 4, 4)
+    assert out["enhancement"]["likelihoods"]["y"].shape == (2, 32, 4, 4)
     out["enhancement"]["x_hat"].mean().backward()
     assert net.enhancement.g_a[0].conv1.weight.grad is not None
     assert net.base.g_s[0].subpel_conv[0].weight.grad is None   # g_s of the base is not used

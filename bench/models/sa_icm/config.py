@@ -3,7 +3,7 @@
 `paper` is the authors' network (SEEDS.md 4.2, 4.3): LIC-TCM with N=128, M=320, five
 slices of 64 channels, window 8 (4 in the hyperprior); 76.57 M parameters for the base,
 45.92 / 51.69 / 58.72 / 67.02 / 76.57 M for the ICA with m = 1..5 slices. `small` is a
-stand-in sized for a 2-core CPU: narrower (N=24, M=160 in five slices of 32), one
+stand-in sized for a 2-core CPU: narrower (N=16, M=80 in five slices of 16), one
 ConvTransBlock per stage except the two full-resolution-side stages (stride 2 of g_a,
 the last of g_s), which have none, windows of 4 (2 in the hyperprior), thinner
 entropy-model transforms, and gain units so that one network codes several rate points.
@@ -148,10 +148,10 @@ def _no_unknown(data: dict[str, Any], cls: type, what: str) -> None:
 PAPER = SaIcmConfig(base=TcmConfig(), ica_slices=4, fusion="add", name="paper")
 
 SMALL_BASE = TcmConfig(
-    n=24, slice_channels=32, latent_slices=5, synthesis_channels=160, hyper_channels=64,
+    n=16, slice_channels=16, latent_slices=5, synthesis_channels=80, hyper_channels=32,
     blocks=(0, 1, 1, 1, 1, 0), head_dims=(8, 8, 8, 8, 8, 8), window=4,
     hyper_blocks=1, hyper_window=2, hyper_head_dim=8, max_support=5,
-    atten_head_dim=8, atten_inter=32, cc_hidden=(64, 48), rates=5,
+    atten_head_dim=8, atten_inter=32, cc_hidden=(32, 32), rates=5,
 )
 SMALL = SaIcmConfig(base=SMALL_BASE, ica_slices=4, fusion="add", name="small")
 

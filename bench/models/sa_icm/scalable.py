@@ -17,14 +17,18 @@ from bench.models.sa_icm.tcm import TcmNet, count_parameters
 
 
 class ScalableSaIcm(nn.Module):
-    """Base (SA-ICM, a TcmNet) and enhancement (AdditionalInfoNet) networks."""
+    """Base (SA-ICM, a TcmNet) and enhancement (AdditionalInfoNet) networks.
 
-    def __init__(self, cfg: SaIcmConfig):
+    Given `base` / `enhancement` (loaded networks), those are used instead of new ones.
+    """
+
+    def __init__(self, cfg: SaIcmConfig, base: TcmNet | None = None,
+                 enhancement: AdditionalInfoNet | None = None):
         super().__init__()
         cfg.check()
         self.cfg = cfg
-        self.base = TcmNet(cfg.base)
-        self.enhancement = AdditionalInfoNet(cfg)
+        self.base = base if base is not None else TcmNet(cfg.base)
+        self.enhancement = enhancement if enhancement is not None else AdditionalInfoNet(cfg)
         self.pad_multiple = cfg.base.pad_multiple
 
     def forward(self, x: Tensor, q_base: Any = None, q_enh: Any = None) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from bench.models.sa_icm.config import TcmConfig
 from bench.models.sa_icm.entropy import SliceEntropyModel, ste_round
 from bench.models.sa_icm.transforms import analysis, hyper_analysis, hyper_synthesis, synthesis
 
-GAIN_RANGE = (0.5, 1.5)  # initial gains of the lowest and highest rate point
+GAIN_RANGE = (0.5, 2.0)  # initial gains of the lowest and highest rate point
 
 
 class GainUnits(nn.Module):
