@@ -12,7 +12,8 @@ the base's size, one layer) and `SaIcmSimulcastCodec` (the SA-ICM base layer plu
 MSE codec's full stream as a second, independent layer: both rates count).
 
 Points are quality indices 1..K (K = the rate points of the variable-rate weights);
-point q codes the base and the enhancement at rate index q - 1.
+point q codes the base and the enhancement at rate index q - 1 (a single-rate base, as
+in the paper, codes every point at its one rate).
 """
 
 from __future__ import annotations
@@ -147,14 +148,20 @@ class SaIcmCodec(_SaIcmCodecBase):
                              f"against base weights sha256:{trained_on[:12]}, not "
                              f"{self.weights_path('base')} (sha256:{actual[:12]})")
         model = ScalableSaIcm(cfg, base=base, enhancement=enhancement)
-        model.rates = min(_rates(base), _rates(enhancement))
+        # A single-rate base (the paper's) serves every enhancement rate point.
+        model.rates = (_rates(enhancement) if base.gains is None
+                       else min(_rates(base), _rates(enhancement)))
         return model
+
+    def _base_index(self, model: Any, q: int) -> int | None:
+        return None if model.base.gains is None else q
 
     def encode(self, payload: np.ndarray, point: RatePoint) -> Bitstream:
         model = self.model_for(point)
         q = self.rate_index(point, model)
         x = self._encode_tensor(payload, model)
-        out = self._timed("encode", model, lambda: model.compress(x, q, q))
+        out = self._timed("encode", model,
+                          lambda: model.compress(x, self._base_index(model, q), q))
         size = (payload.shape[0], payload.shape[1])
         base = self.pack(size, point, out["base"]["strings"], out["base"]["shape"])
         enh = pack_streams([], [s[0] for s in out["enhancement"]["strings"]])
@@ -171,9 +178,10 @@ class SaIcmCodec(_SaIcmCodecBase):
         size, point, strings, shape = self.unpack(bitstream.layers["base"])
         model = self.model_for(point)
         q = self.rate_index(point, model)
+        qb = self._base_index(model, q)
         base = {"strings": strings, "shape": shape}
         if "enhancement" not in wanted:
-            out = self._timed("decode", model, lambda: model.decompress_base(strings, shape, q))
+            out = self._timed("decode", model, lambda: model.decompress_base(strings, shape, qb))
         else:
             if "enhancement" not in bitstream.layers:
                 raise CodecError(f"codec {self.name!r}: the enhancement layer's bytes are "
@@ -184,7 +192,7 @@ class SaIcmCodec(_SaIcmCodecBase):
                                  f"{len(streams)} streams, not 2 (y, z)")
             enh = {"strings": [[streams[0]], [streams[1]]], "shape": shape}
             out = self._timed("decode", model,
-                              lambda: model.decompress_human(base, enh, q, q))
+                              lambda: model.decompress_human(base, enh, qb, q))
         return self.tensor_to_image(out["x_hat"], size, self.multiple(model))
 
 
@@ -224,7 +232,7 @@ class SaIcmSimulcastCodec(_SaIcmCodecBase):
         base, _, _ = self._load("base")
         mse, _, _ = self._load("mse")
         pair = nn.ModuleDict({"base": base, "mse": mse})
-        pair.rates = min(_rates(base), _rates(mse))
+        pair.rates = _rates(mse) if base.gains is None else min(_rates(base), _rates(mse))
         pair.pad_multiple = max(base.pad_multiple, mse.pad_multiple)
         return pair
 
@@ -233,8 +241,9 @@ class SaIcmSimulcastCodec(_SaIcmCodecBase):
         q = self.rate_index(point, model)
         x = self._encode_tensor(payload, model)
         size = (payload.shape[0], payload.shape[1])
-        out = self._timed("encode", model, lambda: {k: model[k].compress(x, q)
-                                                    for k in ("base", "mse")})
+        qb = None if model["base"].gains is None else q
+        out = self._timed("encode", model, lambda: {"base": model["base"].compress(x, qb),
+                                                    "mse": model["mse"].compress(x, q)})
         return Bitstream(layers={
             "base": self.pack(size, point, out["base"]["strings"], out["base"]["shape"]),
             "enhancement": self.pack(size, point, out["mse"]["strings"], out["mse"]["shape"]),
@@ -249,5 +258,7 @@ class SaIcmSimulcastCodec(_SaIcmCodecBase):
         size, point, strings, shape = self.unpack(bitstream.layers[key])
         model = self.model_for(point)
         q = self.rate_index(point, model)
+        if model[role].gains is None:
+            q = None
         out = self._timed("decode", model, lambda: model[role].decompress(strings, shape, q))
         return self.tensor_to_image(out["x_hat"], size, self.multiple(model))

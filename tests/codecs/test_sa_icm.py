@@ -154,3 +154,23 @@ def test_simulcast_counts_both_codecs_and_decodes_each_view(weights):
     assert np.array_equal(sim.decode(bs), mse.decode(alone))
     assert np.array_equal(sim.decode(bs, layers=["base"]), scal.decode(
         scal.encode(img, P1), layers=["base"]))
+
+
+def test_a_single_rate_base_serves_every_enhancement_point(tmp_path, weights):
+    """The paper's setting: SA-ICM at one lambda, the enhancement at several."""
+    torch.manual_seed(1)
+    cfg = get_config("small", m=1)
+    one = replace(cfg, base=replace(cfg.base, rates=0))
+    base = _write(tmp_path / "b.pt", "base", one, TcmNet(one.base))
+    two = replace(cfg, base=replace(cfg.base, rates=2))
+    enh = _write(tmp_path / "e.pt", "enhancement", two, AdditionalInfoNet(two),
+                 base_sha256=file_sha256(base))
+    codec = SaIcmCodec(base=base, enhancement=enh, m=1)
+    img = image(seed=4)
+    low, high = codec.encode(img, P1), codec.encode(img, P2)
+    assert np.array_equal(codec.decode(low, layers=["base"]),     # one base rate
+                          codec.decode(high, layers=["base"]))
+    assert low.layers["enhancement"] != high.layers["enhancement"]
+    assert codec.decode(high).shape == img.shape
+    sim = SaIcmSimulcastCodec(base=base, mse=weights["mse"])
+    assert sim.decode(sim.encode(img, P2), layers=["base"]).shape == img.shape

@@ -9,6 +9,8 @@
 
 One variable-rate network per stage (gain units; a random rate level per sample); the
 enhancement's level k is trained with the base at level k (codec point k codes both).
+With a single-rate base (one lambda, no gain units: the paper's setting, SA-ICM at
+lambda = 0.05), every enhancement level is trained on that one base.
 Evaluation codes held-out synthetic val images for real through the codec classes.
 """
 
@@ -91,9 +93,10 @@ class SaIcmProgram(TrainProgram):
             self.base, base_cfg, _ = load_network(o.base_weights, "base")
             self.base.to(self.device).eval().requires_grad_(False)
             self.base_sha256 = file_sha256(o.base_weights)
-            if (self.base.gains.rates if self.base.gains is not None else 0) != rates:
+            if self.base.gains is not None and self.base.gains.rates != rates:
                 raise SpecError("the enhancement needs as many lambdas as the base has rate "
-                                "points (point k codes both layers at level k)")
+                                "points (point k codes both layers at level k); a base "
+                                "without gain units (one rate) takes any number")
             self.cfg = replace(base_cfg, ica_slices=o.m, fusion=o.fusion)
             self.net = AdditionalInfoNet(self.cfg)
         else:
@@ -138,7 +141,8 @@ class SaIcmProgram(TrainProgram):
         q_arg = q if k > 1 else None
         if self.opts.stage == "enhancement":
             with torch.no_grad():
-                base_y, _ = self.base.latent_forward(x, q_arg)
+                q_base = q_arg if self.base.gains is not None else None
+                base_y, _ = self.base.latent_forward(x, q_base)
             out = self.net(x, base_y, q_arg)
         else:
             out = self.net(x, q_arg)
