@@ -37,7 +37,9 @@ class SaIcmCodecConfig(CodecConfig):
 
     `base`, `enhancement` and `mse` are weights files; unset, the committed ones
     (bench/models/weights/sa-icm-base.pt, sa-icm-enh-m<m>[-learned].pt, sa-icm-mse.pt).
-    `m` and `fusion` choose the committed enhancement file.
+    `m` and `fusion` choose the committed enhancement file. `send: base` makes `sa-icm`
+    write only the base layer, so that a single-task run measures the machine view
+    against the base layer's rate.
     """
 
     device: str = "cpu"
@@ -46,6 +48,9 @@ class SaIcmCodecConfig(CodecConfig):
     mse: str | None = None
     m: int = Field(4, ge=1, le=5)
     fusion: Literal["add", "learned"] = "add"
+    send: Literal["all", "base"] = Field(
+        "all", description="sa-icm: 'base' encodes the base layer only (a machine-only "
+                           "receiver: the rate is the base layer's)")
     parity: bool = False
 
     runtime_fields: ClassVar[tuple[str, ...]] = ("parity",)
@@ -160,16 +165,22 @@ class SaIcmCodec(_SaIcmCodecBase):
         model = self.model_for(point)
         q = self.rate_index(point, model)
         x = self._encode_tensor(payload, model)
-        out = self._timed("encode", model,
-                          lambda: model.compress(x, self._base_index(model, q), q))
+        qb = self._base_index(model, q)
+        if self.config.send == "base":
+            out = {"base": self._timed("encode", model, lambda: model.base.compress(x, qb))}
+        else:
+            out = self._timed("encode", model, lambda: model.compress(x, qb, q))
         size = (payload.shape[0], payload.shape[1])
-        base = self.pack(size, point, out["base"]["strings"], out["base"]["shape"])
-        enh = pack_streams([], [s[0] for s in out["enhancement"]["strings"]])
-        return Bitstream(layers={"base": base, "enhancement": enh})
+        layers = {"base": self.pack(size, point, out["base"]["strings"], out["base"]["shape"])}
+        if "enhancement" in out:
+            layers["enhancement"] = pack_streams([], [s[0] for s in out["enhancement"]["strings"]])
+        return Bitstream(layers=layers)
 
     def decode(self, bitstream: Bitstream, layers: Sequence[str] | None = None,
                target: str | None = None) -> np.ndarray:
         wanted = self.check_layers(layers)
+        if layers is None:  # every layer the bitstream holds (a base-only stream: the base)
+            wanted = tuple(n for n in self.layers if n in bitstream.layers) or wanted
         if "base" not in wanted or "base" not in bitstream.layers:
             raise CodecError(
                 f"codec {self.name!r}: the enhancement layer cannot be decoded without the "

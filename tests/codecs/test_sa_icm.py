@@ -84,7 +84,8 @@ def test_enhancement_without_base_is_refused_clearly(codec):
     with pytest.raises(CodecError, match="cannot be decoded without the base layer"):
         codec.decode(only_enh)
     with pytest.raises(CodecError, match="bytes are missing"):
-        codec.decode(Bitstream(layers={"base": bs.layers["base"]}))
+        codec.decode(Bitstream(layers={"base": bs.layers["base"]}),
+                     layers=["base", "enhancement"])
     with pytest.raises(CodecError, match="no layer 'main'"):
         codec.decode(bs, layers=["main"])
 
@@ -174,3 +175,15 @@ def test_a_single_rate_base_serves_every_enhancement_point(tmp_path, weights):
     assert codec.decode(high).shape == img.shape
     sim = SaIcmSimulcastCodec(base=base, mse=weights["mse"])
     assert sim.decode(sim.encode(img, P2), layers=["base"]).shape == img.shape
+
+
+def test_send_base_writes_the_base_layer_only(codec, weights):
+    base_only = SaIcmCodec(base=weights["base"], enhancement=weights["enhancement"], m=2,
+                           send="base")
+    assert base_only.params()["send"] == "base" and codec.params()["send"] == "all"
+    img = image(seed=5)
+    bs = base_only.encode(img, P2)
+    full = codec.encode(img, P2)
+    assert list(bs.layers) == ["base"] and bs.layers["base"] == full.layers["base"]
+    assert bs.bits == 8 * len(full.layers["base"])
+    assert np.array_equal(base_only.decode(bs), codec.decode(full, layers=["base"]))
