@@ -68,7 +68,7 @@ def show(
     results_dir: Path = typer.Option(Path("results"), help="Where run stores are."),
 ) -> None:
     """Print a run's points table."""
-    from bench.execute.points import show_run
+    from bench.report.show import show_run
 
     out = show_run(run_name, results_dir=results_dir, as_json=as_json)
     typer.echo(json.dumps(out, indent=2) if as_json else out)
@@ -177,8 +177,8 @@ def export(
 ) -> None:
     """Write a run's curves as a small schema-versioned JSON (a baseline for `compare`),
     and/or its per-item records and points as CSV or Parquet."""
-    from bench.analysis.export import export_run
-    from bench.records import export_tables
+    from bench.results.curves import export_run
+    from bench.results.tables import export_tables
 
     if out is None and records is None and points is None:
         raise BenchError("export: give -o curves.json, --records FILE or --points FILE")
@@ -197,12 +197,16 @@ def compare(
     results_dir: Path = typer.Option(Path("results"), help="Where run stores are."),
 ) -> None:
     """Gate a run against a baseline: exit 1 on any worse or failed curve."""
-    from bench.analysis.compare import compare_cli
+    from bench.analysis.compare import compare_sources, format_comparison
 
-    text, code = compare_cli(baseline, new, tolerance, junit, str(results_dir))
-    typer.echo(text)
-    if code:
-        raise typer.Exit(code)
+    result = compare_sources(baseline, new, tolerance, str(results_dir))
+    if junit:
+        from bench.report.junit import write_junit
+
+        write_junit(result, junit)
+    typer.echo(format_comparison(result))
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
 
 
 @app.command("train")

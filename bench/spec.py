@@ -40,8 +40,11 @@ class DatasetSpec(_Model):
 
 
 class TaskSpec(_Model):
+    name: Optional[str] = Field(None, description="metric prefix; default the type")
     type: str = "pixel"
     params: dict[str, Any] = Field(default_factory=dict)
+    target: Optional[str] = Field(None, description="the codec decode target it scores")
+    layers: Optional[list[str]] = Field(None, description="the layers it scores (all: null)")
 
 
 class CodecSpec(_Model):
@@ -51,6 +54,9 @@ class CodecSpec(_Model):
     params: dict[str, Any] = Field(default_factory=dict)
     points: list[PointValue] = Field(default_factory=list)
     split: Optional[str] = Field(None, description="task split point (feature codecs)")
+    task: Optional[str] = Field(
+        None, description="the task whose split features a feature codec takes (default: "
+                          "the first task with that split point)")
     description: str = ""
     source: str = ""
 
@@ -76,6 +82,9 @@ class ExecuteSpec(_Model):
     shard_size: int = Field(8, ge=1)
     timeout_s: float = Field(1800.0, gt=0)
     threads_per_worker: int = Field(1, ge=1)
+    devices: list[str] = Field(
+        default_factory=list,
+        description="accelerators (cuda:0, cuda:1): GPU codecs and tasks run one worker each")
 
 
 class StoreSpec(_Model):
@@ -105,7 +114,8 @@ class RunSpec(_Model):
     name: str
     description: str = ""
     dataset: DatasetSpec
-    task: TaskSpec = Field(default_factory=TaskSpec)
+    task: Optional[TaskSpec] = Field(None, description="one task (bare metric names)")
+    tasks: Optional[list[TaskSpec]] = Field(None, description="several tasks (<name>/<metric>)")
     codecs: list[CodecSpec]
     anchor: Optional[str] = None
     bd: BDSpec = Field(default_factory=BDSpec)
@@ -130,12 +140,34 @@ class RunSpec(_Model):
             raise ValueError(
                 f"anchor {self.anchor!r} is not one of the codecs.{did_you_mean(self.anchor, labels)}"
             )
+        if self.task is not None and self.tasks is not None:
+            raise ValueError("give either `task` (one task) or `tasks` (a list), not both")
+        if self.tasks is not None:
+            if not self.tasks:
+                raise ValueError("tasks: give at least one task")
+            names = [t.name or t.type for t in self.tasks]
+            dupes = sorted({x for x in names if names.count(x) > 1})
+            if dupes:
+                raise ValueError(f"task names must be unique (give `name:`); repeated: {dupes}")
         if self.schema_version != SPEC_SCHEMA_VERSION:
             raise ValueError(
                 f"schema_version {self.schema_version} is not supported (this icm-bench reads "
                 f"{SPEC_SCHEMA_VERSION})"
             )
         return self
+
+    def task_list(self) -> list[TaskSpec]:
+        """The tasks to score, with their metric prefixes.
+
+        `tasks:` as given (a name defaults to the type). The single `task:` form keeps
+        the bare metric names of earlier versions and adds the pixel-quality task.
+        """
+        if self.tasks is not None:
+            return [t.model_copy(update={"name": t.name or t.type}) for t in self.tasks]
+        main = (self.task or TaskSpec()).model_copy(update={"name": ""})
+        if main.type == "pixel":
+            return [main]
+        return [main, TaskSpec(name="", type="pixel")]
 
     def codec(self, label: str) -> CodecSpec:
         for c in self.codecs:

@@ -93,6 +93,13 @@ class Bitstream:
     def layer_bits(self) -> dict[str, int]:
         return {name: 8 * len(b) for name, b in self.layers.items()}
 
+    def subset(self, names: Any) -> Bitstream:
+        """Only the named layers (all when `names` is None): what a receiver of those has."""
+        if names is None:
+            return self
+        return Bitstream(layers={n: self.layers[n] for n in self.layers if n in set(names)},
+                         meta=dict(self.meta))
+
 
 @dataclass(frozen=True)
 class MetricInfo:
@@ -102,3 +109,17 @@ class MetricInfo:
     higher_is_better: bool = True
     unit: str = ""
     description: str = ""
+
+
+@dataclass(frozen=True)
+class SplitDesc:
+    """What a task's split point gives: tensor names, channels and strides (per view).
+
+    For a stereo split the names carry the view ("left/f0"); `stereo` says so.
+    """
+
+    split: str
+    names: tuple[str, ...]
+    channels: tuple[int, ...]
+    strides: tuple[int, ...]
+    stereo: bool = False

@@ -18,7 +18,7 @@ from bench.execute.plan import make_plan
 from bench.execute.runner import execute_jobs
 from bench.execute.worker import run_job
 from bench.spec import validate_spec
-from bench.store import RunStore
+from bench.results.store import RunStore
 
 POINTS = {"vvenc": [22, 27, 32, 37, 42, 47], "x265": [22, 27, 32, 37, 42, 47], "jpeg": [2, 4, 8, 16, 31]}
 

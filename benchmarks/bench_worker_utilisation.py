@@ -26,7 +26,7 @@ from bench.errors import CodecError
 from bench.execute.plan import make_plan
 from bench.execute.runner import execute_jobs
 from bench.spec import validate_spec
-from bench.store import RunStore
+from bench.results.store import RunStore
 
 
 def anchor_family() -> str:

@@ -46,6 +46,6 @@ def test_ls_and_show_json(tmp_path):
     proc = icm("show", "cli", "--json", "--results-dir", str(tmp_path / "r"))
     assert proc.returncode == 0, proc.stderr
     (pt,) = json.loads(proc.stdout)
-    assert set(pt) == {"codec", "point", "bpp", "metrics", "complete"}
+    assert set(pt) == {"codec", "point", "bpp", "rates", "metrics", "metric_rates", "complete"}
     assert pt["complete"] is True and pt["bpp"] == pytest.approx(24.0)
     assert icm("show", "nope", "--results-dir", str(tmp_path / "r")).returncode == 2

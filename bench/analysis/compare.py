@@ -81,15 +81,23 @@ def run_level_differences(baseline: dict[str, Any], new: dict[str, Any]) -> list
             f"different dataset (fingerprint {baseline.get('dataset_fingerprint')} vs "
             f"{new.get('dataset_fingerprint')})"
         )
-    b_task, n_task = baseline.get("task") or {}, new.get("task") or {}
-    for key in ("name", "version", "weights_hash"):
-        if b_task.get(key) != n_task.get(key):
-            reasons.append(f"different task {key} ({b_task.get(key)!r} vs {n_task.get(key)!r})")
+    b_tasks, n_tasks = baseline.get("tasks") or [], new.get("tasks") or []
+    if len(b_tasks) != len(n_tasks):
+        reasons.append(f"different tasks ({_task_names(b_tasks)} vs {_task_names(n_tasks)})")
+    for b_task, n_task in zip(b_tasks, n_tasks):
+        for key in ("name", "version", "weights_hash"):
+            if b_task.get(key) != n_task.get(key):
+                reasons.append(
+                    f"different task {key} ({b_task.get(key)!r} vs {n_task.get(key)!r})")
     if _anchor_identity(baseline) != _anchor_identity(new):
         reasons.append(
             f"different anchor ({_describe_anchor(baseline)} vs {_describe_anchor(new)})"
         )
     return reasons
+
+
+def _task_names(tasks: list[dict[str, Any]]) -> str:
+    return ", ".join(str(t.get("name") or t.get("type")) for t in tasks) or "none"
 
 
 def _anchor_identity(curves: dict[str, Any]) -> tuple | None:
@@ -230,11 +238,17 @@ class _Context:
             verdict.note = _join(verdict.note, f"no BD-rate against anchor: {exc}")
 
 
+def point_rate(p: dict[str, Any], metric: str) -> Any:
+    """The rate a curves-file point pairs `metric` with (its layer's, else all layers')."""
+    key = (p.get("metric_rates") or {}).get(metric, "bpp")
+    return (p.get("rates") or {}).get(key, p.get("bpp") if key == "bpp" else None)
+
+
 def _curve(entry: dict[str, Any], metric: str) -> list[tuple[float, float]]:
-    """(bpp, value) of the points with finite numbers, in rate order."""
+    """(rate, value) of the points with finite numbers, in rate order."""
     out = []
     for p in entry["points"]:
-        rate, value = p.get("bpp"), p["metrics"].get(metric)
+        rate, value = point_rate(p, metric), p["metrics"].get(metric)
         if _finite(rate) and _finite(value):
             out.append((float(rate), float(value)))
     return sorted(out)
@@ -320,18 +334,6 @@ def compare_sources(
     baseline: str, new: str, tolerance: float = 1.0, results_dir: str = "results"
 ) -> Comparison:
     """Compare two runs or curves files (what `icm-bench compare` does)."""
-    from bench.analysis.export import curves_of
+    from bench.results.curves import curves_of
 
     return compare_curves(curves_of(baseline, results_dir), curves_of(new, results_dir), tolerance)
-
-
-def compare_cli(
-    baseline: str, new: str, tolerance: float, junit: str | None, results_dir: str
-) -> tuple[str, int]:
-    """`icm-bench compare`: the verdict table and the exit code; JUnit XML if asked."""
-    result = compare_sources(baseline, new, tolerance, results_dir)
-    if junit:
-        from bench.report.junit import write_junit
-
-        write_junit(result, junit)
-    return format_comparison(result), result.exit_code

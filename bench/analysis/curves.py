@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bench.errors import AnalysisError
+from bench.results.records import Point
 
 
 @dataclass
@@ -17,15 +18,16 @@ class CurvePoint:
     complete: bool
 
 
-def curves(points: list[dict[str, Any]], metric: str, rate_key: str = "bpp") -> dict[str, list[CurvePoint]]:
-    """codec label -> its points on `metric`, sorted by rate; points lacking it are left out."""
+def curves(points: list[Point], metric: str) -> dict[str, list[CurvePoint]]:
+    """codec label -> its points on `metric` against the rate the metric pairs with
+    (its layer's for a layered codec), sorted by rate; points lacking it are left out."""
     out: dict[str, list[CurvePoint]] = {}
     for p in points:
-        value = p["metrics"].get(metric)
-        rate = p.get(rate_key) if rate_key == "bpp" else p.get("layers_bpp", {}).get(rate_key)
+        value = p.metrics.get(metric)
+        rate = p.rate(metric)
         if value is None or rate is None or not _finite(value) or not _finite(rate):
             continue
-        out.setdefault(p["codec"], []).append(CurvePoint(rate, value, p["point"], p["complete"]))
+        out.setdefault(p.codec, []).append(CurvePoint(rate, value, p.point.to_dict(), p.complete))
     for pts in out.values():
         pts.sort(key=lambda c: c.rate)
     return out
@@ -35,10 +37,10 @@ def _finite(x: Any) -> bool:
     return isinstance(x, (int, float)) and math.isfinite(x)
 
 
-def metric_names(points: list[dict[str, Any]]) -> list[str]:
+def metric_names(points: list[Point]) -> list[str]:
     seen: dict[str, None] = {}
     for p in points:
-        for m in p["metrics"]:
+        for m in p.metrics:
             seen.setdefault(m, None)
     return list(seen)
 
@@ -61,7 +63,7 @@ class BDRow:
 
 
 def bd_table(
-    points: list[dict[str, Any]],
+    points: list[Point],
     anchor: str,
     metrics: list[str],
     method: str = "pchip",

@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
-from bench.errors import DatasetError
+from bench.ids import select_ids  # noqa: F401  (datasets select ids with it)
 from bench.types import Sample
 
 
@@ -32,37 +32,13 @@ class Dataset(ABC):
     def fingerprint(self) -> str:
         """A hash of the ground truth and the selected ids."""
 
+    def image_files(self, item_id: str) -> list[Path]:
+        """The files holding an item's pixels; their content enters the run's fingerprint
+        (bench.execute.plan.content_fingerprint). Datasets that generate pixels return []."""
+        return []
+
     def params(self) -> dict[str, Any]:
         return {}
-
-
-def select_ids(
-    all_ids: list[str],
-    limit: int | None = None,
-    ids_file: str | Path | None = None,
-    source: str = "dataset",
-) -> list[str]:
-    """Apply an id-list file (one id per line, '#' comments) and then `limit`."""
-    ids = list(all_ids)
-    if ids_file is not None:
-        path = Path(ids_file)
-        if not path.is_file():
-            raise DatasetError(f"ids_file {str(path)!r} does not exist")
-        wanted = [ln.split("#")[0].strip() for ln in path.read_text().splitlines()]
-        wanted = [w for w in wanted if w]
-        known = set(ids)
-        missing = [w for w in wanted if w not in known]
-        if missing:
-            raise DatasetError(
-                f"ids_file {str(path)!r} lists {len(missing)} id(s) not in the {source}, "
-                f"e.g. {missing[:3]}"
-            )
-        ids = wanted
-    if limit is not None:
-        if limit < 1:
-            raise DatasetError(f"limit must be >= 1, got {limit}")
-        ids = ids[:limit]
-    return ids
 
 
 def hash_file(path: str | Path, h: Any = None) -> str:

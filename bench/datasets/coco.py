@@ -172,6 +172,10 @@ class CocoDataset(Dataset):
                 f"item {item_id!r} is not an image id of {str(self.annotation_file)!r}"
             ) from exc
 
+    def image_files(self, item_id: str) -> list[Path]:
+        """The file holding the item's pixels (its content enters the run's fingerprint)."""
+        return [self.image_dir / self.image_info(item_id)["file_name"]]
+
     def load(self, item_id: str) -> Sample:
         info = self.image_info(item_id)
         path = self.image_dir / info["file_name"]

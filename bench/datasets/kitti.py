@@ -143,6 +143,10 @@ class KittiDataset(Dataset):
         """The frame's calibration: P2, P3, R0_rect, Tr_velo_to_cam and any other entries."""
         return read_calib(self.path("calib", item_id, "txt"))
 
+    def image_files(self, item_id: str) -> list[Path]:
+        """The left and right images (their content enters the run's fingerprint)."""
+        return [self.path("image_2", item_id, "png"), self.path("image_3", item_id, "png")]
+
     def load(self, item_id: str) -> Sample:
         left = read_rgb_png(self.path("image_2", item_id, "png"))
         right = read_rgb_png(self.path("image_3", item_id, "png"))

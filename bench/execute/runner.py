@@ -6,6 +6,7 @@ so a killed run keeps everything finished; re-running the same spec skips it.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -14,14 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.execute.executors import make_executor
-from bench.execute.job import Job, JobResult
-from bench.execute.plan import Plan, make_plan
-from bench.execute.points import load_points
+from bench.execute.executors import Lane, make_lanes
+from bench.execute.job import Job
+from bench.execute.plan import Plan, build_dataset, build_task, make_plan
 from bench.execute.progress import Progress
 from bench.execute.worker import run_job
+from bench.results.points import Evaluate, compute_points, planned_tasks, task_key
+from bench.results.records import JobResult, Point
+from bench.results.store import RunStore
 from bench.spec import RunSpec, load_spec
-from bench.store import RunStore
 
 
 @dataclass
@@ -33,7 +35,7 @@ class RunOutcome:
     jobs_total: int
     jobs_run: int
     jobs_failed: int
-    points: list[dict[str, Any]]
+    points: list[Point]
     wall_s: float
 
 
@@ -45,46 +47,83 @@ def _record_meta(store: RunStore, plan: Plan) -> None:
     store.set_meta(
         "plan",
         {"dataset": plan.dataset, "fingerprint": plan.fingerprint, "n_items": len(plan.ids),
-         "task": plan.task, "codecs": plan.codecs, "anchor": plan.spec.anchor},
+         "tasks": [t.to_json() for t in plan.tasks],
+         "codecs": {k: v.to_json() for k, v in plan.codecs.items()}, "anchor": plan.spec.anchor},
     )
-    store.set_meta("provenance", provenance.collect({k: v["version"] for k, v in plan.codecs.items()}))
+    store.set_meta("provenance", provenance.collect({k: v.version for k, v in plan.codecs.items()}))
     store.write_plan(plan.rows)
 
 
-def _record_metric_infos(store: RunStore, task: Any, dataset: Any) -> None:
-    """Each metric's direction and unit, as its evaluator declares them."""
-    from bench.metrics.quality import quality_metric_infos
+def _record_metric_infos(store: RunStore, plan: Plan) -> None:
+    """Each metric's direction and unit, as its evaluator declares them (names prefixed)."""
+    directions, units = {}, {}
+    for desc in plan.tasks:
+        evaluator = plan.task_objs[task_key(desc)].evaluator(plan.dataset_obj)
+        for m in evaluator.metrics():
+            directions[desc.metric(m.name)] = m.higher_is_better
+            units[desc.metric(m.name)] = m.unit
+    store.set_meta("metric_directions", directions)
+    store.set_meta("metric_units", units)
 
-    infos = list(quality_metric_infos()) + list(task.evaluator(dataset).metrics())
-    store.set_meta("metric_directions", {m.name: m.higher_is_better for m in infos})
-    store.set_meta("metric_units", {m.name: m.unit for m in infos})
+
+def evaluators_for(store: RunStore, dataset: Any = None,
+                   tasks: dict[str, Any] | None = None) -> dict[str, Evaluate]:
+    """Each planned task's evaluate function (objects built from the stored plan if not given)."""
+    if dataset is None:
+        dataset = build_dataset((store.get_meta("plan") or {})["dataset"])
+    out = {}
+    for desc in planned_tasks(store):
+        task = (tasks or {}).get(task_key(desc)) or build_task(desc)
+        out[task_key(desc)] = task.evaluator(dataset).evaluate
+    return out
+
+
+def uses_device(job: Job) -> bool:
+    """A job for an accelerator lane: its codec computes on a device other than the CPU."""
+    device = str((job.codec or {}).get("device") or "cpu")
+    return device != "cpu" and not device.startswith("cpu")
 
 
 def execute_jobs(
     jobs: list[Job], store: RunStore, executor: str, workers: int | None, address: str | None,
-    threads: int, progress: bool = True,
+    threads: int, progress: bool = True, devices: list[str] | tuple[str, ...] = (),
 ) -> tuple[int, int]:
-    """Run `jobs`, committing each result as it arrives. Returns (run, failed)."""
+    """Run `jobs`, committing each result as it arrives. Returns (run, failed).
+
+    With `devices`, jobs of codecs that compute on an accelerator run one at a time per
+    device (the job is given that device); the others keep one worker per core.
+    """
     if not jobs:
         return 0, 0
     bar = Progress(len(jobs), enabled=progress)
     failed = 0
+    queues = {"cpu": [j for j in jobs if not (devices and uses_device(j))],
+              "device": [j for j in jobs if devices and uses_device(j)]}
+    for q in queues.values():
+        q.reverse()
     try:
-        with make_executor(executor, workers, address, threads) as (ex, n):
-            pending = list(reversed(jobs))
-            running: dict[Future, Job] = {}
-            while pending or running:
-                while pending and len(running) < 2 * n:
-                    job = pending.pop()
-                    running[ex.submit(run_job, job)] = job
+        with make_lanes(executor, workers, address, threads, devices) as lanes:
+            running: dict[Future, tuple[Job, Lane]] = {}
+            busy = {id(lane): 0 for lane in lanes}
+            while any(queues.values()) or running:
+                for lane in lanes:
+                    queue = queues["cpu" if lane.device is None else "device"]
+                    while queue and busy[id(lane)] < 2 * lane.slots:
+                        job = queue.pop()
+                        if lane.device is not None:
+                            job = dataclasses.replace(job, device=lane.device)
+                        running[lane.executor.submit(run_job, job)] = (job, lane)
+                        busy[id(lane)] += 1
                 done, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for fut in done:
-                    job = running.pop(fut)
+                    job, lane = running.pop(fut)
+                    busy[id(lane)] -= 1
                     result = _result_of(fut, job)
                     store.save_job(result, job.label, job.codec, job.point, job.item_ids)
                     failed += result.status != "ok"
-                    bar.advance(f"{job.label} {job.point['kind']}={job.point['value']} #{job.shard}",
-                                ok=result.status == "ok")
+                    where = f" on {job.device}" if job.device else ""
+                    bar.advance(f"{job.label} {job.point['kind']}={job.point['value']} "
+                                f"#{job.shard}{where}", ok=result.status == "ok")
     finally:
         bar.close()
     return len(jobs), failed
@@ -115,15 +154,16 @@ def run_spec(
     store = RunStore(run_dir, create=True)
     try:
         _record_meta(store, plan)
-        dataset, task = plan.dataset_obj, plan.task_obj
-        _record_metric_infos(store, task, dataset)
+        _record_metric_infos(store, plan)
         done = store.done_keys()
         todo = [j for j in plan.jobs if j.key not in done]
         ex = spec.execute
         n_run, n_failed = execute_jobs(
-            todo, store, ex.executor, ex.workers, ex.address, ex.threads_per_worker, progress
+            todo, store, ex.executor, ex.workers, ex.address, ex.threads_per_worker, progress,
+            devices=ex.devices,
         )
-        points = load_points(store, lambda: task.evaluator(dataset).evaluate)
+        points = compute_points(
+            store, lambda: evaluators_for(store, plan.dataset_obj, plan.task_objs))
         report_dir = report = None
         if reports_dir is not None:
             from bench.report import write_run_report

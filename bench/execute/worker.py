@@ -1,4 +1,11 @@
-"""run_job: one job in a worker process. Codecs, datasets and tasks load once per process."""
+"""run_job: one job in a worker process. Codecs, datasets and tasks load once per process.
+
+Per item: the input path gives the payload(s) (each view, both views, or split
+features); each is encoded once; then every distinct decode request of the tasks
+(layers x target) decodes the bitstream(s) once, the output path assembles what the
+tasks score (images or features), and each task bound to that request scores it.
+Image predictions are batched over the job's items (`Task.predict_batch`).
+"""
 
 from __future__ import annotations
 
@@ -8,17 +15,19 @@ import socket
 import sys
 import time
 import traceback
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-import numpy as np
-
-from bench.codecs.base import Codec
-from bench.timing import Timer as Stopwatch
 from bench.errors import BenchError, CodecError
-from bench.execute.job import ItemResult, Job, JobResult
+from bench.execute.job import Job
+from bench.execute.paths import OutputPath, input_path, output_path
 from bench.registry import CODECS, DATASETS, TASKS
-from bench.types import RatePoint, Sample
+from bench.results.records import CodecDesc, ItemResult, JobResult, TaskDesc, effective_layers
+from bench.timing import Timer, timing_env
+from bench.types import Bitstream, RatePoint, Sample
+
+_items_seen: dict[tuple[str, str], int] = {}  # (codec, point) -> items coded in this process
 
 
 @lru_cache(maxsize=8)
@@ -28,17 +37,22 @@ def _cached(kind: str, spec_json: str) -> Any:
     return registry.build(spec["type"], spec.get("params", {}))
 
 
-def get_codec(spec: dict[str, Any]) -> Codec:
-    params = spec.get("build_params", spec.get("params", {}))
-    return _cached("codec", json.dumps({"type": spec["type"], "params": params}, sort_keys=True))
+def _build(kind: str, type_name: str, params: dict[str, Any]) -> Any:
+    return _cached(kind, json.dumps({"type": type_name, "params": params}, sort_keys=True))
 
 
-def get_dataset(spec: dict[str, Any]) -> Any:
-    return _cached("dataset", json.dumps({"type": spec["type"], "params": spec.get("params", {})}, sort_keys=True))
+def _with_device(cls: Any, params: dict[str, Any], device: str | None) -> dict[str, Any]:
+    """`params` with the job's accelerator, for codecs and tasks that take a device."""
+    if not device:
+        return params
+    import inspect
 
-
-def get_task(spec: dict[str, Any]) -> Any:
-    return _cached("task", json.dumps({"type": spec["type"], "params": spec.get("params", {})}, sort_keys=True))
+    config = getattr(cls, "Config", None)
+    if config is not None:
+        takes = "device" in config.model_fields
+    else:
+        takes = "device" in inspect.signature(cls).parameters
+    return {**params, "device": device} if takes else params
 
 
 def _set_threads(n: int) -> None:
@@ -49,127 +63,206 @@ def _set_threads(n: int) -> None:
         torch.set_num_threads(n)
 
 
-def _code_images(codec: Codec, sample: Sample, point: RatePoint, rec: ItemResult, keep: bool) -> Sample:
-    """Code each view independently (or jointly for a stereo codec); fill rate and timing."""
-    stereo = codec.input_kind == "stereo-image"
-    views = [sample.images] if stereo else [(im,) for im in sample.images]
-    decoded: list[np.ndarray] = []
-    for v, payload in enumerate(views):
-        arg = payload if stereo else payload[0]
-        with Stopwatch() as enc:
-            bs = codec.encode(arg, point)
-        with Stopwatch() as dec:
-            out = codec.decode(bs)
-        rec.encode_s += enc.wall
-        rec.decode_s += dec.wall
-        rec.encode_cpu_s += enc.cpu
-        rec.decode_cpu_s += dec.cpu
+@dataclass
+class Scorer:
+    """One task, the decoded output it scores, and its predictions waiting for a batch."""
+
+    key: str
+    desc: TaskDesc
+    task: Any
+    batch: list[tuple[ItemResult, Sample]] = field(default_factory=list)
+
+
+@dataclass
+class Request:
+    """One decode of every bitstream of an item: these layers, this target."""
+
+    layers: tuple[str, ...] | None
+    target: str | None
+    scorers: list[Scorer] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        layers = "+".join(self.layers) if self.layers else "all"
+        return f"{layers}/{self.target}" if self.target else layers
+
+
+@dataclass
+class Setup:
+    codec: Any
+    desc: CodecDesc
+    point: RatePoint
+    inputs: Any
+    output: OutputPath
+    requests: list[Request]
+    split: str | None
+
+
+def _setup(job: Job) -> Setup:
+    desc = CodecDesc.from_json(job.codec)
+    cls = CODECS.get(desc.type)
+    codec = _build("codec", desc.type, _with_device(cls, desc.build_params, job.device))
+    tasks = {}
+    for t in job.tasks:
+        d = TaskDesc.from_json(t)
+        tcls = TASKS.get(d.type)
+        tasks[d.name or d.type] = (d, _build("task", d.type, _with_device(tcls, d.params, job.device)))
+    feature_task = tasks[desc.task][1] if desc.task else None
+    if codec.needs_task:
+        bound = feature_task if feature_task is not None else next(iter(tasks.values()))[1]
+        codec.bind_task(bound, desc.split)
+    output = output_path(codec)
+    requests: dict[tuple, Request] = {}
+    for key, (d, task) in tasks.items():
+        if not _scores(task, output, desc.split):
+            continue
+        layers = effective_layers(d.layers, desc.layers)
+        target = d.target if desc.targets else None
+        req = requests.setdefault((layers, target), Request(layers, target))
+        req.scorers.append(Scorer(key, d, task))
+    ordered = sorted(requests.values(), key=lambda r: r.layers is not None)  # full decode first
+    return Setup(codec, desc, RatePoint.from_dict(job.point), input_path(codec, feature_task,
+                 desc.split), output, ordered, desc.split)
+
+
+def _scores(task: Any, output: OutputPath, split: str | None) -> bool:
+    """Whether a task can score this codec's decoded output."""
+    if output.kind == "features":
+        return not task.needs_reference and split in getattr(task, "split_points", ())
+    return bool(getattr(task, "scores_images", True))
+
+
+def _add_detail(rec: ItemResult, codec: Any, prefix: str) -> None:
+    """Add a learned codec's split of its last call (transform / entropy coding seconds)."""
+    detail = getattr(codec, "last_timing", None) or {}
+    for key, value in detail.items():
+        if key.startswith(prefix) and key not in (f"{prefix}_s", f"{prefix}_gpu_ms") and \
+                isinstance(value, (int, float)):
+            rec.timing[key] = rec.timing.get(key, 0.0) + float(value)
+
+
+def _encode(s: Setup, sample: Sample, rec: ItemResult, keep: bool) -> list[Bitstream]:
+    streams = []
+    gpu = 0.0
+    for u, payload in enumerate(s.inputs.payloads(sample)):
+        with Timer(s.codec.device) as t:
+            bs = s.codec.encode(payload, s.point)
+        _add_detail(rec, s.codec, "encode")
+        rec.encode_s += t.wall
+        rec.encode_cpu_s += t.cpu
+        gpu += t.gpu_ms or 0.0
         rec.bits += bs.bits
         for name, b in bs.layer_bits().items():
             rec.layer_bits[name] = rec.layer_bits.get(name, 0) + b
         if keep:
             for name, data in bs.layers.items():
-                rec.bitstreams[f"v{v}/{name}"] = data
-        decoded.extend(out if stereo else [out])
-    for orig, got in zip(sample.images, decoded):
-        if not isinstance(got, np.ndarray) or got.shape != orig.shape or got.dtype != np.uint8:
-            raise CodecError(
-                f"decoder returned {getattr(got, 'shape', type(got))} "
-                f"{getattr(got, 'dtype', '')}, expected {orig.shape} uint8"
-            )
-    return sample.with_images(tuple(decoded))
+                rec.bitstreams[f"v{u}/{name}"] = data
+        streams.append(bs)
+    if t.gpu_ms is not None:
+        rec.timing["encode_gpu_ms"] = gpu
+    return streams
 
 
-def _pixel_quality(orig: Sample, rec: Sample) -> dict[str, float]:
-    from bench.metrics.quality import pixel_quality
+def _decode(s: Setup, req: Request, sample: Sample, streams: list[Bitstream],
+            rec: ItemResult, first: bool) -> Any:
+    outputs, wall, cpu, gpu = [], 0.0, 0.0, None
+    for bs in streams:
+        with Timer(s.codec.device) as t:
+            outputs.append(s.codec.decode(bs.subset(req.layers), layers=req.layers,
+                                          target=req.target))
+        if first:
+            _add_detail(rec, s.codec, "decode")
+        wall, cpu = wall + t.wall, cpu + t.cpu
+        gpu = None if t.gpu_ms is None else (gpu or 0.0) + t.gpu_ms
+    rec.timing.setdefault("decode_s", {})[req.label] = wall
+    if first:
+        rec.decode_s, rec.decode_cpu_s = wall, cpu
+        if gpu is not None:
+            rec.timing["decode_gpu_ms"] = gpu
+    return s.output.assemble(sample, outputs)
 
-    per_view = [pixel_quality(a, b) for a, b in zip(orig.images, rec.images)]
-    return {k: float(np.mean([q[k] for q in per_view])) for k in per_view[0]}
 
-
-def _run_item(job: Job, codec: Codec, task: Any, sample: Sample, point: RatePoint) -> ItemResult:
-    rec = ItemResult(item_id=sample.id, pixels=sample.pixels)
-    if codec.input_kind in ("features", "stereo-features"):
-        feats = task.features(sample, job.split)
-        with Stopwatch() as enc:
-            bs = codec.encode(feats, point)
-        with Stopwatch() as dec:
-            out = codec.decode(bs)
-        rec.encode_s, rec.encode_cpu_s = enc.wall, enc.cpu
-        rec.decode_s, rec.decode_cpu_s = dec.wall, dec.cpu
-        rec.bits, rec.layer_bits = bs.bits, bs.layer_bits()
-        if job.keep_bitstreams:
-            rec.bitstreams = {f"v0/{k}": v for k, v in bs.layers.items()}
-        t0 = time.perf_counter()
-        rec.predictions = task.head(out, sample, job.split)
-        rec.task_s = time.perf_counter() - t0
-        return rec
-    decoded = _code_images(codec, sample, point, rec, job.keep_bitstreams)
-    rec.quality = _pixel_quality(sample, decoded)
-    if not hasattr(task, "predict_batch"):
-        t0 = time.perf_counter()
-        rec.predictions = task.predict(decoded)
-        rec.task_s = time.perf_counter() - t0
-    else:
-        rec.predictions = decoded  # replaced after the batch call below
+def _run_item(job: Job, s: Setup, sample: Sample) -> ItemResult:
+    rec = ItemResult(item_id=sample.id, pixels=sample.pixels, device=s.codec.device)
+    streams = _encode(s, sample, rec, job.keep_bitstreams)
+    for i, req in enumerate(s.requests):
+        decoded = _decode(s, req, sample, streams, rec, first=i == 0)
+        for sc in req.scorers:
+            t0 = time.perf_counter()
+            if sc.task.needs_reference:
+                rec.predictions[sc.key] = sc.task.predict_with_reference(decoded, sample)
+            elif s.output.kind == "features":
+                rec.predictions[sc.key] = sc.task.head(decoded, sample, s.split)
+            else:
+                sc.batch.append((rec, decoded))
+            rec.task_s += time.perf_counter() - t0
     return rec
 
 
 def _fail(rec: ItemResult, exc: BaseException) -> None:
     rec.status = "failed"
     rec.bitstreams = {}
-    rec.predictions = None
+    rec.predictions = {}
     if isinstance(exc, BenchError):
         rec.error = str(exc)
     else:
         rec.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"
 
 
+def _mark_warmup(s: Setup, job: Job, rec: ItemResult) -> None:
+    key = (json.dumps(job.codec, sort_keys=True), s.point.label)
+    _items_seen[key] = _items_seen.get(key, 0) + 1
+    rec.warmup = _items_seen[key] <= int(getattr(s.codec, "warmup_items", 0))
+
+
 def run_job(job: Job) -> JobResult:
-    """Code, decode and run the task on every item of one job; never raises for item errors."""
+    """Code, decode and score every item of one job; never raises for item errors."""
     t0 = time.perf_counter()
     result = JobResult(key=job.key, status="ok", items=[], worker=f"{socket.gethostname()}:{os.getpid()}")
+    _set_threads(job.threads)
     try:
-        codec = get_codec(job.codec)
-        dataset = get_dataset(job.dataset)
-        task = get_task(job.task)
+        s = _setup(job)
+        dataset = _build("dataset", job.dataset["type"], job.dataset.get("params", {}))
     except Exception as exc:  # noqa: BLE001 - recorded, the run goes on
         result.status, result.error = "failed", f"cannot build the job's objects: {exc}"
         result.wall_s = time.perf_counter() - t0
         return result
-    _set_threads(job.threads)
-    point = RatePoint.from_dict(job.point)
-    batch: list[tuple[ItemResult, Sample]] = []
+    env = timing_env(s.codec.device)
     for item_id in job.item_ids:
         rec = ItemResult(item_id=item_id)
         try:
-            sample = dataset.load(item_id)
-            rec = _run_item(job, codec, task, sample, point)
-            if isinstance(rec.predictions, Sample):
-                batch.append((rec, rec.predictions))
+            rec = _run_item(job, s, dataset.load(item_id))
+            _mark_warmup(s, job, rec)
+            rec.timing["env"] = env
         except Exception as exc:  # noqa: BLE001 - one item's failure is recorded
             _fail(rec, exc)
             if isinstance(exc, CodecError) and exc.command and not result.command:
                 result.command, result.stderr = " ".join(exc.command), exc.stderr
         result.items.append(rec)
-    if batch:
-        _predict_batch(task, batch)
+    for req in s.requests:
+        for sc in req.scorers:
+            _predict_batch(sc)
     _summarise(result)
     result.wall_s = time.perf_counter() - t0
     return result
 
 
-def _predict_batch(task: Any, batch: list[tuple[ItemResult, Sample]]) -> None:
+def _predict_batch(sc: Scorer) -> None:
+    batch = [(rec, sample) for rec, sample in sc.batch if rec.status == "ok"]
+    sc.batch = []
+    if not batch:
+        return
     t0 = time.perf_counter()
     try:
-        preds = task.predict_batch([s for _, s in batch])
+        preds = sc.task.predict_batch([sample for _, sample in batch])
     except Exception as exc:  # noqa: BLE001
         for rec, _ in batch:
             _fail(rec, exc)
         return
     per_item = (time.perf_counter() - t0) / len(batch)
     for (rec, _), p in zip(batch, preds):
-        rec.predictions, rec.task_s = p, per_item
+        rec.predictions[sc.key] = p
+        rec.task_s += per_item
 
 
 def _summarise(result: JobResult) -> None:

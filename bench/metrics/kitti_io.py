@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.datasets.base import select_ids
+from bench.ids import select_ids
 from bench.errors import DatasetError
 from bench.metrics import MetricError
 

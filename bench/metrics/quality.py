@@ -126,13 +126,11 @@ def ms_ssim(ref: np.ndarray, rec: np.ndarray) -> float:
     return float(per_channel.mean())
 
 
-def pixel_quality(ref: np.ndarray, rec: np.ndarray) -> dict[str, float]:
-    """All pixel-quality metrics of one reconstruction."""
-    return {
-        "psnr_rgb": psnr_rgb(ref, rec),
-        "psnr_y": psnr_y(ref, rec),
-        "ms_ssim": ms_ssim(ref, rec),
-    }
+def pixel_quality(ref: np.ndarray, rec: np.ndarray,
+                  metrics: tuple[str, ...] = ("psnr_rgb", "psnr_y", "ms_ssim")) -> dict[str, float]:
+    """The pixel-quality metrics (all by default) of one reconstruction."""
+    funcs = {"psnr_rgb": psnr_rgb, "psnr_y": psnr_y, "ms_ssim": ms_ssim}
+    return {name: funcs[name](ref, rec) for name in metrics}
 
 
 def quality_metric_infos() -> list[MetricInfo]:

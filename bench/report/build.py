@@ -18,7 +18,7 @@ from bench.report.selection import headline_metrics, pixel_quality_names, select
 from bench.report.sources import Curve, RunData, build_curves, load_run_data, run_data_from_store
 from bench.report.tables import Table, to_latex, to_markdown, write_csv
 from bench.spec import REPORT_FORMATS  # one list, also checked when a spec loads
-from bench.store import RunStore
+from bench.results.store import RunStore
 
 
 def parse_formats(formats: str | list[str] | tuple[str, ...] | None) -> list[str]:
@@ -44,8 +44,7 @@ def parse_formats(formats: str | list[str] | tuple[str, ...] | None) -> list[str
 
 
 def _incomplete(curves: list[Curve]) -> list[str]:
-    return [f"{c.label} {p['point']['kind']}={p['point']['value']}"
-            for c in curves for p in c.points if not p["complete"]]
+    return [f"{c.label} {p.point.label}" for c in curves for p in c.points if not p.complete]
 
 
 def _safe(name: str) -> str:

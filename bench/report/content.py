@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from typing import Any
 
 from bench.analysis.curves import BDRow, bd_table
 from bench.report.selection import bd_settings, directions, is_accuracy
-from bench.report.sources import Curve, RunData
+from bench.report.sources import DETAIL_KEYS, Curve, RunData
 from bench.report.tables import Column, Table
 
 INCOMPLETE_NOTE = ("complete = NO: some jobs of these points failed or are missing; "
@@ -24,7 +26,8 @@ def bd_rows(runs: list[RunData], curves: list[Curve], metrics: list[str]) -> lis
         by_group.setdefault(runs[c.run_index].comparability, []).append(c)
     rows: list[BDRow] = []
     for group in by_group.values():
-        points = [dict(p, codec=c.label) for c in group if not c.uncompressed for p in c.points]
+        points = [dataclasses.replace(p, codec=c.label)
+                  for c in group if not c.uncompressed for p in c.points]
         for anchor in [c for c in group if c.anchor and not c.uncompressed]:
             rows += bd_table(points, anchor.label, metrics, settings["method"],
                              settings["monotonic"], dirs)
@@ -58,26 +61,40 @@ def bd_table_data(rows: list[BDRow], metrics: list[str] | None = None) -> Table:
 
 
 def timing_table_data(runs: list[RunData], curves: list[Curve]) -> Table:
-    """Seconds per image, per codec: encode and decode median / mean / p90, and the device."""
+    """Per codec: encode and decode seconds per image (median / mean / p90), the device, and
+    GPU milliseconds (CUDA events) where the codec ran on a GPU; warm-up items left out."""
     table = Table(
         [Column("codec"), Column("items", "d", "r")]
         + [Column(f"{what} {stat} (s)", ".4g", "r") for what in ("encode", "decode")
            for stat in ("median", "mean", "p90")]
-        + [Column("device"), Column("GPU timing")],
-        caption="Encode and decode seconds per image (wall clock; CUDA events after warm-up "
-                "where the codec runs on a GPU)",
+        + [Column("encode GPU median (ms)", ".4g", "r"), Column("decode GPU median (ms)", ".4g", "r"),
+           Column("device"), Column("warm-up items", "d", "r")],
+        caption="Encode and decode time per image: wall clock (each including entropy coding "
+                "and serialisation); GPU milliseconds from CUDA events where the codec ran on a "
+                "GPU; the first items of a learned codec in each worker are warm-up, not counted",
     )
+    detail = [k for k in DETAIL_KEYS if any(k in t.detail for run in runs for t in run.timing)]
+    table.columns[-2:-2] = [Column(_detail_name(k), ".4g", "r") for k in detail]
     label_of = {(c.run_index, c.codec): c.label for c in curves}
     for index, run in enumerate(runs):
         for t in run.timing:
-            gpu = "CUDA events" if "cuda" in t.device.lower() else "-"
             table.rows.append(
                 [label_of.get((index, t.codec), t.codec), t.n_items]
                 + [t.encode_s[s] for s in ("median", "mean", "p90")]
                 + [t.decode_s[s] for s in ("median", "mean", "p90")]
-                + [t.device or "-", gpu]
+                + [_mean(t.encode_gpu_ms.get("median")), _mean(t.decode_gpu_ms.get("median"))]
+                + [_mean((t.detail.get(k) or {}).get("median")) for k in detail]
+                + [t.device or "-", t.warmup_items]
             )
+    if detail:
+        table.notes.append("transform = analysis/synthesis networks; entropy = rANS coding "
+                           "(learned codecs that report the split; empty where they cannot)")
     return table
+
+
+def _detail_name(key: str) -> str:
+    what, part, _ = key.split("_")
+    return f"{what} {part} median (s)"
 
 
 def points_table_data(curves: list[Curve], metrics: list[str]) -> Table:
@@ -88,9 +105,8 @@ def points_table_data(curves: list[Curve], metrics: list[str]) -> Table:
                   caption="Points: pooled bpp (sum of bits / sum of original pixels)")
     for c in curves:
         for p in c.points:
-            pt = f"{p['point']['kind']}={p['point']['value']}"
-            table.rows.append([c.label, pt, p["bpp"]] + [p["metrics"].get(m) for m in metrics]
-                              + [p.get("n_items"), p.get("n_failed"), p["complete"]])
+            table.rows.append([c.label, p.point.label, p.bpp] + [p.metrics.get(m) for m in metrics]
+                              + [p.n_items, p.n_failed, p.complete])
     if any(not r[-1] for r in table.rows):
         table.notes.append(INCOMPLETE_NOTE)
     return table
@@ -106,7 +122,7 @@ def mpeg_tables(runs: list[RunData], curves: list[Curve], metrics: list[str]) ->
     out: dict[str, Table] = {}
     for c in curves:
         run = runs[c.run_index]
-        kind = c.points[0]["point"]["kind"] if c.points else "point"
+        kind = c.points[0].point.kind if c.points else "point"
         cols = [Column("dataset"), Column(kind.upper() if kind == "qp" else kind),
                 Column("bpp", ".6f", "r")]
         cols += [Column(f"{m} (x100)" if acc[m] else m, ".4f", "r") for m in metrics]
@@ -114,10 +130,10 @@ def mpeg_tables(runs: list[RunData], curves: list[Curve], metrics: list[str]) ->
                  Column("decode time (s/image)", ".4f", "r"), Column("complete")]
         table = Table(cols, caption=f"{c.label}: MPEG reporting template layout")
         for p in c.points:
-            values = [_scaled(p["metrics"].get(m), acc[m]) for m in metrics]
-            timing = p.get("timing") or {}
-            table.rows.append([run.dataset_name, p["point"]["value"], p["bpp"], *values,
-                               _mean(timing, "encode_s"), _mean(timing, "decode_s"), p["complete"]])
+            values = [_scaled(p.metrics.get(m), acc[m]) for m in metrics]
+            table.rows.append([run.dataset_name, p.point.value, p.bpp, *values,
+                               _mean(p.timing.encode_s.mean), _mean(p.timing.decode_s.mean),
+                               p.complete])
         out[c.label] = table
     return out
 
@@ -126,5 +142,5 @@ def _scaled(v: Any, accuracy: bool) -> Any:
     return v * 100.0 if accuracy and isinstance(v, (int, float)) else v
 
 
-def _mean(timing: dict[str, Any], key: str) -> Any:
-    return (timing.get(key) or {}).get("mean")
+def _mean(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else value

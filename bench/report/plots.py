@@ -70,8 +70,8 @@ def _finite(x: Any) -> bool:
     return isinstance(x, (int, float)) and math.isfinite(x)
 
 
-def _xy(curve: Curve, metric: str) -> list[tuple[float, float, dict[str, Any]]]:
-    pts = [(p["bpp"], p["metrics"].get(metric), p) for p in curve.points]
+def _xy(curve: Curve, metric: str) -> list[tuple[float, float, Any]]:
+    pts = [(p.rate(metric), p.metrics.get(metric), p) for p in curve.points]
     return sorted(((r, v, p) for r, v, p in pts if _finite(r) and _finite(v)), key=lambda t: t[0])
 
 
@@ -99,7 +99,7 @@ def rd_figure(
             _draw_pareto_front(ax, group, metric)
         if log_rate:
             _log_rate_axis(ax)
-        ax.set_xlabel("rate (bpp)")
+        ax.set_xlabel(rate_label(curves, metric))
         ax.set_ylabel(f"{metric} ({unit})" if unit else metric)
         handles, _ = ax.get_legend_handles_labels()
         if incomplete:
@@ -110,6 +110,16 @@ def rd_figure(
                   ncol=2 if len(handles) > 3 else 1)
         fig.tight_layout()
     return fig
+
+
+def rate_label(curves: list[Curve], metric: str) -> str:
+    """The x-axis label: "rate (bpp)", or the layer a layered codec's metric pairs with."""
+    keys = sorted({p.metric_rates.get(metric, "bpp") for c in curves for p in c.points
+                   if metric in p.metrics})
+    layered = [k.split("/", 1)[1] for k in keys if "/" in k]
+    if not layered:
+        return "rate (bpp)"
+    return f"rate (bpp; {', '.join(layered)} layer{'s' if len(layered) > 1 else ''} of layered codecs)"
 
 
 def _draw_pareto_front(ax: Any, group: list[Curve], metric: str) -> None:
@@ -142,23 +152,23 @@ def _draw_curve(ax: Any, c: Curve, xy: list, color: str, point_labels: bool) -> 
     if c.uncompressed:
         ax.axhline(values[0], color=color, ls=":", lw=1.0,
                    label="uncompressed" + (f" [{c.run}]" if c.label != c.codec else ""))
-        return not xy[0][2]["complete"]
+        return not xy[0][2].complete
     marker = RUN_MARKERS[c.run_index % len(RUN_MARKERS)]
     face = color if c.run_index == 0 else "white"
     label = c.label + (" (anchor)" if c.anchor else "")
     drawn = {id(p) for _, _, p in xy}
-    lost = [p for p in c.points if not p["complete"] and id(p) not in drawn]
+    lost = [p for p in c.points if not p.complete and id(p) not in drawn]
     if lost:
         label += f" ({len(lost)} incomplete point{'s' if len(lost) > 1 else ''} without results)"
     ax.plot(rates, values, ls="--" if c.anchor else "-", marker=marker, color=color,
             markerfacecolor=face, label=label)
-    bad = [(r, v) for r, v, p in xy if not p["complete"]]
+    bad = [(r, v) for r, v, p in xy if not p.complete]
     if bad:
         ax.plot([r for r, _ in bad], [v for _, v in bad], ls="none", marker="x", ms=7,
                 mew=1.4, color=INCOMPLETE_COLOR, zorder=5)
     if point_labels:
         for r, v, p in xy:
-            ax.annotate(str(p["point"]["value"]), (r, v), textcoords="offset points",
+            ax.annotate(str(p.point.value), (r, v), textcoords="offset points",
                         xytext=(3, -8), fontsize=5.5, color=color)
     return bool(bad)
 

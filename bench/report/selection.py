@@ -74,7 +74,7 @@ def is_accuracy(metric: str, runs: list[RunData]) -> bool:
     declared = {run.units[metric] for run in runs if metric in run.units}
     if declared:
         return all(u.startswith("fraction") for u in declared)
-    values = [p["metrics"].get(metric) for run in runs for p in run.points]
+    values = [p.metrics.get(metric) for run in runs for p in run.points]
     finite = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
     return bool(finite) and all(0.0 <= v <= 1.0 for v in finite)
 

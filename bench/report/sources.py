@@ -16,9 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from bench.analysis.export import is_curves_file, load_curves
-from bench.execute.points import evaluator_factory_for, grouped_plan, load_points
-from bench.store import RunStore, open_run
+from bench.results.curves import is_curves_file, load_curves
+from bench.results.points import grouped_plan, load_points, missing_points
+from bench.results.records import Point, Timing
+from bench.results.store import RunStore, open_run
+from bench.types import RatePoint
 
 UNCOMPRESSED_TYPES = ("identity",)
 ANCHOR_TYPE_PREFIXES = ("vtm",)
@@ -33,6 +35,10 @@ class TimingRow:
     encode_s: dict[str, float]
     decode_s: dict[str, float]
     device: str
+    encode_gpu_ms: dict[str, float] = field(default_factory=dict)
+    decode_gpu_ms: dict[str, float] = field(default_factory=dict)
+    warmup_items: int = 0
+    detail: dict[str, dict[str, float]] = field(default_factory=dict)  # transform / entropy s
 
 
 @dataclass
@@ -44,10 +50,11 @@ class RunData:
     spec: dict[str, Any]
     plan: dict[str, Any]
     provenance: dict[str, Any]
-    points: list[dict[str, Any]]
+    points: list[Point]
     directions: dict[str, bool]
     timing: list[TimingRow] = field(default_factory=list)
     units: dict[str, str] = field(default_factory=dict)  # metric -> unit, as the evaluator declared
+    missing: list[str] = field(default_factory=list)  # planned points never computed
 
     @property
     def anchor(self) -> str | None:
@@ -56,9 +63,9 @@ class RunData:
     @property
     def comparability(self) -> tuple:
         """Runs with equal keys may have their curves BD-compared with each other."""
-        task = self.plan.get("task") or {}
-        return (self.plan.get("fingerprint"), task.get("name"), task.get("version"),
-                task.get("weights_hash"))
+        tasks = self.plan.get("tasks") or []
+        return (self.plan.get("fingerprint"),
+                tuple((t.get("name"), t.get("version"), t.get("weights_hash")) for t in tasks))
 
     @property
     def dataset_name(self) -> str:
@@ -78,12 +85,12 @@ class Curve:
     type: str | None
     anchor: bool
     uncompressed: bool
-    points: list[dict[str, Any]]
+    points: list[Point]
     params: dict[str, Any] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
-        return all(p["complete"] for p in self.points)
+        return all(p.complete for p in self.points)
 
 
 def _stats(values: list[float]) -> dict[str, float]:
@@ -103,17 +110,35 @@ def timing_rows(store: RunStore) -> list[TimingRow]:
         bucket.extend(k for k in keys if k not in bucket)
     rows = []
     for label, keys in keys_by_codec.items():
-        items = [it for it in store.items(keys) if it["status"] == "ok"]
-        devices = sorted({it["device"] for it in items if it["device"]})
-        rows.append(TimingRow(label, len(items), _stats([it["encode_s"] for it in items]),
-                              _stats([it["decode_s"] for it in items]), ",".join(devices)))
+        items = [it for it in store.items(keys) if it.status == "ok"]
+        timed = [it for it in items if not it.warmup]
+        devices = sorted({it.device for it in items if it.device})
+        rows.append(TimingRow(
+            label, len(timed), _stats([it.encode_s for it in timed]),
+            _stats([it.decode_s for it in timed]), ",".join(devices),
+            _stats([it.timing.get("encode_gpu_ms") for it in timed]),
+            _stats([it.timing.get("decode_gpu_ms") for it in timed]),
+            len(items) - len(timed), _detail(timed)))
     return rows
 
 
-def run_data_from_store(store: RunStore, points: list[dict[str, Any]] | None = None) -> RunData:
-    """A run store's spec, plan, provenance, points and timing."""
+DETAIL_KEYS = ("encode_transform_s", "encode_entropy_s", "decode_transform_s", "decode_entropy_s")
+
+
+def _detail(items: list[Any]) -> dict[str, dict[str, float]]:
+    """Statistics of the transform / entropy-coding split a learned codec reports."""
+    out = {}
+    for key in DETAIL_KEYS:
+        values = [it.timing.get(key) for it in items if it.timing.get(key) is not None]
+        if values:
+            out[key] = _stats(values)
+    return out
+
+
+def run_data_from_store(store: RunStore, points: list[Point] | None = None) -> RunData:
+    """A run store's spec, plan, provenance, computed points and timing (never evaluates)."""
     if points is None:
-        points = load_points(store, evaluator_factory_for(store))
+        points = load_points(store)
     spec = store.get_meta("spec") or {}
     return RunData(
         name=str(spec.get("name") or store.get_meta("run_name") or store.dir.name),
@@ -125,6 +150,7 @@ def run_data_from_store(store: RunStore, points: list[dict[str, Any]] | None = N
         directions=dict(store.get_meta("metric_directions", {}) or {}),
         timing=timing_rows(store),
         units=dict(store.get_meta("metric_units", {}) or {}),
+        missing=missing_points(store),
     )
 
 
@@ -134,12 +160,14 @@ def run_data_from_curves(path: str | Path) -> RunData:
     points = []
     for label, entry in data["codecs"].items():
         for p in entry["points"]:
-            points.append({"codec": label, "point": p["point"], "bpp": p["bpp"],
-                           "metrics": p["metrics"], "complete": p["complete"]})
+            points.append(Point(codec=label, point=RatePoint.from_dict(p["point"]), bpp=p["bpp"],
+                                rates=p["rates"], metrics=p["metrics"],
+                                metric_rates=p["metric_rates"], complete=p["complete"],
+                                timing=Timing()))
     spec = {"name": data.get("run"), "anchor": data.get("anchor"), "bd": data.get("bd") or {},
             "dataset": data.get("dataset") or {},
             "codecs": [{"name": k, "include": v.get("include")} for k, v in data["codecs"].items()]}
-    plan = {"fingerprint": data.get("dataset_fingerprint"), "task": data.get("task") or {},
+    plan = {"fingerprint": data.get("dataset_fingerprint"), "tasks": data.get("tasks") or [],
             "dataset": data.get("dataset"), "n_items": data.get("n_items"),
             "codecs": {k: {f: v.get(f) for f in ("type", "version", "params", "point_kind")}
                        for k, v in data["codecs"].items()}}
@@ -197,9 +225,9 @@ def build_curves(runs: list[RunData]) -> list[Curve]:
     multi = len(runs) > 1
     curves = []
     for index, (run, name) in enumerate(zip(runs, _unique_names(runs))):
-        by_codec: dict[str, list[dict[str, Any]]] = {}
+        by_codec: dict[str, list[Point]] = {}
         for p in run.points:
-            by_codec.setdefault(p["codec"], []).append(p)
+            by_codec.setdefault(p.codec, []).append(p)
         for codec, points in by_codec.items():
             desc = (run.plan.get("codecs") or {}).get(codec) or {}
             ctype = desc.get("type")

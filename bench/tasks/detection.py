@@ -18,7 +18,7 @@ import numpy as np
 
 from bench.errors import TaskError
 from bench.tasks.base import Evaluator, Task
-from bench.types import MetricInfo, Sample
+from bench.types import MetricInfo, Sample, SplitDesc
 
 FPN_LEVELS = ("p2", "p3", "p4", "p5")
 
@@ -175,40 +175,94 @@ def pick_device(device: str) -> Any:
 class TorchvisionStyleTask(Task):
     """A torchvision GeneralizedRCNN (Faster / Mask R-CNN) with the "fpn" split point.
 
-    Subclasses set `model`, `class_names` (index = label) and `default_labels`
-    (label -> dataset category id), then call `_finish_setup()`.
+    Building the task is cheap: the network loads on first use (`model`), so planning,
+    reports and evaluation never load it. Subclasses implement `_load()`, which sets
+    `_model`, `class_names` (index = label) and `default_labels` (label -> dataset
+    category id), and declare `mask_head`.
     """
 
     split_points: ClassVar[tuple[str, ...]] = ("fpn",)
-    model: Any
+    mask_head: ClassVar[bool] = True
     class_names: list[str]
     default_labels: dict[int, int]
     weights_path: Path | None = None
 
     def __init__(self, device: str = "auto", score_thresh: float = 0.05,
                  detections_per_image: int = 100, batch_size: int = 4,
-                 category_map: Mapping[Any, Any] | None = None):
+                 category_map: Mapping[Any, Any] | None = None,
+                 iou_types: list[str] | None = None):
         if not 0 <= score_thresh < 1 or detections_per_image < 1 or batch_size < 1:
             raise TaskError(
                 "need 0 <= score_thresh < 1, detections_per_image >= 1 and batch_size >= 1")
+        default = ["bbox", "segm"] if self.mask_head else ["bbox"]
+        iou_types = list(iou_types) if iou_types else default
+        bad = [t for t in iou_types if t not in default]
+        if bad:
+            raise TaskError(f"iou_types {bad} not available from this network (it gives "
+                            f"{', '.join(default)})")
+        self.iou_types = iou_types
         self.device_name = device
-        self.device = pick_device(device)
         self.score_thresh = float(score_thresh)
         self.detections_per_image = int(detections_per_image)
         self.batch_size = int(batch_size)
         self.category_map = dict(category_map) if category_map else None
         self._weights_hash: str | None = None
+        self._model: Any = None
+        self._device: Any = None
+
+    @property
+    def device(self) -> Any:
+        """The torch device ("auto" resolved on first use)."""
+        if self._device is None:
+            self._device = pick_device(self.device_name)
+        return self._device
+
+    def _load(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def model(self) -> Any:
+        """The network, loaded on first use and moved to the task's device."""
+        if self._model is None:
+            self._load()
+            self._finish_setup()
+        return self._model
 
     def _finish_setup(self) -> None:
-        self.model.roi_heads.score_thresh = self.score_thresh
-        self.model.roi_heads.detections_per_img = self.detections_per_image
-        self.model.eval().to(self.device)
-        self.label_to_category = resolve_category_map(
+        self._model.roi_heads.score_thresh = self.score_thresh
+        self._model.roi_heads.detections_per_img = self.detections_per_image
+        self._model.eval().to(self.device)
+        self._label_to_category = resolve_category_map(
             self.class_names, self.default_labels, self.category_map)
 
     @property
+    def label_to_category(self) -> dict[int, int]:
+        """Network label -> dataset category id (loads the network)."""
+        self.model  # noqa: B018 - loads it
+        return self._label_to_category
+
+    @property
     def has_masks(self) -> bool:
+        """Whether the loaded network has a mask head."""
         return getattr(self.model.roi_heads, "mask_predictor", None) is not None
+
+    def check(self) -> None:
+        """The weights file exists and carries no pickled code (the network is not built)."""
+        from bench.checkpoint import CheckpointError, check_no_code
+
+        if self.weights_path is None:
+            return
+        if not Path(self.weights_path).is_file():
+            raise TaskError(f"{self.name}: weights file {str(self.weights_path)!r} does not exist")
+        try:
+            check_no_code(self.weights_path)
+        except CheckpointError as exc:
+            raise TaskError(f"{self.name}: {exc}") from None
+
+    def split_desc(self, split: str) -> SplitDesc:
+        self._check_split(split)
+        channels = int(self.model.backbone.out_channels)
+        return SplitDesc(split, FPN_LEVELS, (channels,) * 4, (4, 8, 16, 32))
 
     def _tensor(self, image: np.ndarray) -> Any:
         import torch
@@ -279,7 +333,7 @@ class TorchvisionStyleTask(Task):
         return to_coco_results(dets[0], coco_image_id(sample), self.label_to_category)
 
     def evaluator(self, dataset: Any) -> Evaluator:
-        return CocoDetectionEvaluator(dataset, ("bbox", "segm") if self.has_masks else ("bbox",))
+        return CocoDetectionEvaluator(dataset, self.iou_types)
 
     def weights_hash(self) -> str:
         if self._weights_hash is None:
@@ -291,7 +345,7 @@ class TorchvisionStyleTask(Task):
     def params(self) -> dict[str, Any]:
         return {"device": self.device_name, "score_thresh": self.score_thresh,
                 "detections_per_image": self.detections_per_image, "batch_size": self.batch_size,
-                "category_map": self.category_map}
+                "category_map": self.category_map, "iou_types": self.iou_types}
 
 
 class DetectionTask(TorchvisionStyleTask):
@@ -302,16 +356,21 @@ class DetectionTask(TorchvisionStyleTask):
 
     def __init__(self, weights: str | Path | None = None, device: str = "auto",
                  score_thresh: float = 0.05, detections_per_image: int = 100,
-                 batch_size: int = 4, category_map: Mapping[Any, Any] | None = None):
-        super().__init__(device, score_thresh, detections_per_image, batch_size, category_map)
-        from bench.models.detector import DEFAULT_WEIGHTS, load_detector
+                 batch_size: int = 4, category_map: Mapping[Any, Any] | None = None,
+                 iou_types: list[str] | None = None):
+        super().__init__(device, score_thresh, detections_per_image, batch_size, category_map,
+                         iou_types)
+        from bench.models.detector import DEFAULT_WEIGHTS
 
         self.weights = None if weights is None else str(weights)
         self.weights_path = Path(weights).expanduser() if weights else DEFAULT_WEIGHTS
-        self.model, meta = load_detector(self.weights_path)
+
+    def _load(self) -> None:
+        from bench.models.detector import load_detector
+
+        self._model, meta = load_detector(self.weights_path)
         self.class_names = list(meta["class_names"])
         self.default_labels = {i + 1: int(c) for i, c in enumerate(meta["category_ids"])}
-        self._finish_setup()
 
     def params(self) -> dict[str, Any]:
         return {"weights": self.weights, **super().params()}

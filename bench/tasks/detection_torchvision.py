@@ -47,17 +47,22 @@ class TorchvisionRCNNTask(TorchvisionStyleTask):
     def __init__(self, weights: str | Path, variant: str = "v1", num_classes: int | None = None,
                  min_size: int = 800, max_size: int = 1333, device: str = "auto",
                  score_thresh: float = 0.05, detections_per_image: int = 100,
-                 batch_size: int = 2, category_map: Mapping[Any, Any] | None = None):
-        super().__init__(device, score_thresh, detections_per_image, batch_size, category_map)
+                 batch_size: int = 2, category_map: Mapping[Any, Any] | None = None,
+                 iou_types: list[str] | None = None):
+        super().__init__(device, score_thresh, detections_per_image, batch_size, category_map,
+                         iou_types)
         if (self.arch, variant) not in BUILDERS:
             raise TaskError(f"{self.name}: variant must be 'v1' or 'v2', got {variant!r}")
-        from bench.models.detector import load_state
-
         self.weights_path = Path(weights).expanduser()
         self.variant, self.min_size, self.max_size = variant, int(min_size), int(max_size)
+        self.num_classes = None if num_classes is None else int(num_classes)
+
+    def _load(self) -> None:
+        from bench.models.detector import load_state
+
         state = state_dict_of(load_state(self.weights_path), self.weights_path)
-        self.num_classes = int(num_classes or _classes_in(state, self.weights_path))
-        self.model = self._build(state)
+        self.num_classes = int(self.num_classes or _classes_in(state, self.weights_path))
+        self._model = self._build(state)
         names = coco_class_names()
         if self.num_classes == len(names):
             self.class_names = names
@@ -65,7 +70,6 @@ class TorchvisionRCNNTask(TorchvisionStyleTask):
         else:
             self.class_names = ["__background__"] + [str(i) for i in range(1, self.num_classes)]
             self.default_labels = {i: i for i in range(1, self.num_classes)}
-        self._finish_setup()
 
     def _build(self, state: dict[str, Any]) -> Any:
         import torchvision.models.detection as tvd
@@ -114,3 +118,4 @@ class TorchvisionFasterRCNNTask(TorchvisionRCNNTask):
     name: ClassVar[str] = "torchvision-fasterrcnn"
     version: ClassVar[str] = "1"
     arch: ClassVar[str] = "fasterrcnn"
+    mask_head: ClassVar[bool] = False

@@ -1,33 +1,76 @@
-"""The pixel-quality task: no network; PSNR and MS-SSIM come from the per-item records."""
+"""The pixel-quality task: PSNR (RGB, luma) and MS-SSIM of decoded images against the originals.
+
+An ordinary task: per item it compares each decoded view with its original (the mean
+over the views of a stereo pair) and its evaluator averages the items. It scores
+decoded images only (not features).
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
+import numpy as np
+
+from bench.errors import TaskError
 from bench.tasks.base import Evaluator, Task
 from bench.types import MetricInfo, Sample
 
+PIXEL_METRICS = ("psnr_rgb", "psnr_y", "ms_ssim")
 
-class _NoTaskMetrics(Evaluator):
+
+class PixelQualityEvaluator(Evaluator):
+    """The mean over items of each per-item quality value."""
+
+    def __init__(self, metrics: tuple[str, ...]):
+        self.names = metrics
+
     def metrics(self) -> list[MetricInfo]:
-        return []
+        from bench.metrics.quality import quality_metric_infos
+
+        return [m for m in quality_metric_infos() if m.name in self.names]
 
     def evaluate(self, predictions: dict[str, Any]) -> dict[str, float]:
-        return {}
+        out = {}
+        for name in self.names:
+            values = [p[name] for p in predictions.values() if isinstance(p, dict) and name in p]
+            values = [math.inf if v == "inf" else v for v in values]
+            out[name] = float(np.mean(values)) if values else math.nan
+        return out
 
 
 class PixelQualityTask(Task):
-    """Curves on pixel quality alone (psnr_rgb, psnr_y, ms_ssim), before any detector.
+    """Curves on pixel quality (psnr_rgb, psnr_y, ms_ssim), before any detector.
 
-    The harness measures pixel quality for every image-codec item anyway; this task
-    adds no predictions of its own.
+    Args:
+        metrics: which of psnr_rgb, psnr_y, ms_ssim to compute (MS-SSIM costs the most).
     """
 
     name: ClassVar[str] = "pixel"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
+    needs_reference: ClassVar[bool] = True
 
-    def predict(self, sample: Sample) -> None:
-        return None
+    def __init__(self, metrics: list[str] | None = None):
+        chosen = tuple(metrics) if metrics else PIXEL_METRICS
+        bad = [m for m in chosen if m not in PIXEL_METRICS]
+        if bad:
+            raise TaskError(f"pixel: unknown metric {bad[0]!r}; choose from "
+                            f"{', '.join(PIXEL_METRICS)}")
+        self.metrics = chosen
+
+    def predict(self, sample: Sample) -> Any:
+        raise TaskError("the pixel task compares decoded images with the originals: "
+                        "it is run by the harness, not on its own")
+
+    def predict_with_reference(self, decoded: Sample, original: Sample) -> dict[str, float]:
+        from bench.metrics.quality import pixel_quality
+
+        views = [pixel_quality(a, b, self.metrics)
+                 for a, b in zip(original.images, decoded.images)]
+        return {k: float(np.mean([v[k] for v in views])) for k in self.metrics}
 
     def evaluator(self, dataset: Any) -> Evaluator:
-        return _NoTaskMetrics()
+        return PixelQualityEvaluator(self.metrics)
+
+    def params(self) -> dict[str, Any]:
+        return {"metrics": list(self.metrics)}

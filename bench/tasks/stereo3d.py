@@ -19,7 +19,7 @@ import numpy as np
 
 from bench.errors import TaskError
 from bench.tasks.base import Evaluator, Task
-from bench.types import MetricInfo, Sample
+from bench.types import MetricInfo, Sample, SplitDesc
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "models" / "weights"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "stereo3d.pt"
@@ -66,6 +66,7 @@ class Stereo3DTask(Task):
     name: ClassVar[str] = "stereo3d"
     version: ClassVar[str] = "1"
     split_points: ClassVar[tuple[str, ...]] = ("stereo",)
+    stereo_splits: ClassVar[tuple[str, ...]] = ("stereo",)
 
     def __init__(self, weights: str | Path | None = None, device: str = "auto",
                  score_thresh: float = 0.05, topk: int = 50):
@@ -73,7 +74,7 @@ class Stereo3DTask(Task):
         if not self.weights.is_file():
             raise TaskError(f"stereo3d weights {str(self.weights)!r} do not exist; train them "
                             "with `icm-bench train stereo3d --set out=PATH` or pass `weights`")
-        self.device = device
+        self.device = self.device_name = device
         self.score_thresh = float(score_thresh)
         self.topk = int(topk)
         self._model: Any = None
@@ -137,6 +138,24 @@ class Stereo3DTask(Task):
         with torch.no_grad():
             out = {k: v.cpu() for k, v in model.head(feats).items()}
         return decode_detections(out, geo, self.score_thresh, self.topk)
+
+    def split_desc(self, split: str) -> SplitDesc:
+        """left/f0..f2 and right/f0..f2 with the network's widths, strides 4/8/16."""
+        from bench.models.stereo3d import FEATURE_NAMES, STRIDES
+
+        self._check_split(split)
+        widths = list(self.model().config["widths"])
+        names = tuple(f"{side}/{n}" for side in ("left", "right") for n in FEATURE_NAMES)
+        return SplitDesc(split, names, tuple(widths) * 2,
+                         tuple(STRIDES[n] for n in FEATURE_NAMES) * 2, stereo=True)
+
+    def check(self) -> None:
+        from bench.checkpoint import CheckpointError, check_no_code
+
+        try:
+            check_no_code(self.weights)
+        except CheckpointError as exc:
+            raise TaskError(f"stereo3d weights: {exc}") from None
 
     def _check_split(self, split: str) -> None:
         if split not in self.split_points:

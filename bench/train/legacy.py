@@ -35,13 +35,13 @@ def run_legacy(name: str, sets: list[str], log: Callable[[str], None] = print) -
     """Train the detector or the stereo 3D detector with `--set` options; a summary line."""
     if name == "detector":
         from bench.models.detector import DEFAULT_WEIGHTS
-        from bench.models.train_detector import train_detector_cli
+        from bench.train.detector import train_detector_cli
 
         o = _options(_DETECTOR, sets, name)
         return train_detector_cli(Path(o["out"] or DEFAULT_WEIGHTS), o["n_train"], o["epochs"],
                                   o["batch_size"], o["lr"], o["seed"], Path(o["data_root"]),
                                   o["threads"], o["n_val"])
-    from bench.models.train_stereo3d import train_stereo3d_cli
+    from bench.train.stereo3d import train_stereo3d_cli
     from bench.tasks.stereo3d import DEFAULT_WEIGHTS as STEREO_WEIGHTS
 
     o = _options(_STEREO3D, sets, name)

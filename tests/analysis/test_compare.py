@@ -20,8 +20,8 @@ def entry(scale=1.0, quality=QUALITY, version="v1", complete=None, kind="qp", va
 
 
 def curves(**codecs):
-    base = {"schema_version": 1, "run": "r", "dataset_fingerprint": "fp", "anchor": "anchor",
-            "task": {"name": "pixel", "version": "1", "weights_hash": ""},
+    base = {"schema_version": 2, "run": "r", "dataset_fingerprint": "fp", "anchor": "anchor",
+            "tasks": [{"name": "", "type": "pixel", "version": "1", "weights_hash": ""}],
             "bd": {"method": "pchip", "monotonic": False, "metrics": None},
             "metric_directions": {"psnr_y": True, "time": False},
             "codecs": {"anchor": entry(), "cand": entry(0.9)}}
@@ -113,8 +113,8 @@ def test_failed_when_new_curve_cannot_be_measured():
 
 @pytest.mark.parametrize("change, reason", [
     (lambda c: c.update(dataset_fingerprint="other"), "different dataset"),
-    (lambda c: c["task"].update(version="2"), "different task version"),
-    (lambda c: c["task"].update(weights_hash="abc"), "different task weights_hash"),
+    (lambda c: c["tasks"][0].update(version="2"), "different task version"),
+    (lambda c: c["tasks"][0].update(weights_hash="abc"), "different task weights_hash"),
     (lambda c: c.update(anchor="cand"), "different anchor"),
     (lambda c: c["codecs"]["anchor"].update(params={"preset": "slow"}), "different anchor"),
 ])
@@ -179,3 +179,15 @@ def test_format_lists_every_verdict_and_the_exit_code():
     assert lines[0].startswith("baseline: r   new: r   tolerance: 1 pp")
     assert any(line.split()[:3] == ["cand", "psnr_y", "worse"] and "+10.00 %" in line for line in lines)
     assert lines[-1] == "1 worse, 1 unchanged -> exit 1"
+
+
+def test_a_layered_metric_is_judged_on_its_layer_rate():
+    """mAP paired with the base layer's rate: a cheaper enhancement layer changes nothing."""
+    def layered(enh_scale):
+        e = entry()
+        for p in e["points"]:
+            p["rates"] = {"bpp": p["bpp"] * (1 + enh_scale), "bpp/base": p["bpp"]}
+            p["metric_rates"] = {"psnr_y": "bpp/base"}
+        return e
+    result = compare_curves(curves(cand=layered(1.0)), curves(cand=layered(0.5)))
+    assert verdict(result, "cand").verdict == "unchanged"

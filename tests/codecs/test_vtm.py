@@ -267,7 +267,7 @@ def run_anchor_through_the_harness(bin_dir, tmp_path):
     """Run anchors/vcm-image-vtm.yaml (bin_dir given in the spec) on 3 odd-sized images."""
     from bench.execute.runner import run_spec
     from bench.spec import validate_spec
-    from bench.store import RunStore
+    from bench.results.store import RunStore
 
     spec = validate_spec({
         "name": "vtm-anchor",
@@ -283,12 +283,12 @@ def run_anchor_through_the_harness(bin_dir, tmp_path):
     files = []
     for _label, _point, _shard, key in store.plan():
         for item in store.items([key]):
-            (path,) = [f for f in store.bitstream_files(key) if f.name.startswith(item["item_id"])]
-            assert item["bits"] == 8 * path.stat().st_size  # the rate is the .bin's size
+            (path,) = [f for f in store.bitstream_files(key) if f.name.startswith(item.item_id)]
+            assert item.bits == 8 * path.stat().st_size  # the rate is the .bin's size
             files.append(path)
     store.close()
     for point in outcome.points:
-        assert point["bpp"] == pytest.approx(point["bits"] / (3 * 75 * 65))
+        assert point.bpp == pytest.approx(point.bits / (3 * 75 * 65))
     return files
 
 

@@ -1,6 +1,5 @@
 """The default job's preset, shrunk: every codec, the detector, the feature anchor, the report."""
 
-import json
 
 from bench.execute.runner import run_spec
 from bench.spec import load_spec
@@ -14,23 +13,23 @@ def test_demo_preset_runs_end_to_end(tmp_path):
     ])
     out = run_spec(spec, tmp_path / "results", tmp_path / "reports", progress=False)
     assert out.jobs_failed == 0
-    by = {(p["codec"], p["point"]["value"]): p for p in out.points}
+    by = {(p.codec, p.point.value): p for p in out.points}
     assert set(c for c, _ in by) == {"identity", "vvenc", "x265", "jpeg", "feature-vvenc"}
     for (codec, _), p in by.items():
-        assert p["complete"] and p["n_items"] == 3
-        assert 0 <= p["metrics"]["bbox/AP"] <= 1 and 0 <= p["metrics"]["segm/AP"] <= 1
+        assert p.complete and p.n_items == 3
+        assert 0 <= p.metrics["bbox/AP"] <= 1 and 0 <= p.metrics["segm/AP"] <= 1
         if codec != "feature-vvenc":
-            assert p["metrics"]["psnr_rgb"] > 20
+            assert p.metrics["psnr_rgb"] > 20
     # rate falls as QP rises, for the image anchor and the feature anchor
-    assert by[("vvenc", 27)]["bpp"] > by[("vvenc", 42)]["bpp"]
-    assert by[("feature-vvenc", 35)]["bpp"] > by[("feature-vvenc", 45)]["bpp"]
-    assert by[("identity", 0)]["bpp"] == 24.0
+    assert by[("vvenc", 27)].bpp > by[("vvenc", 42)].bpp
+    assert by[("feature-vvenc", 35)].bpp > by[("feature-vvenc", 45)].bpp
+    assert by[("identity", 0)].bpp == 24.0
     summary = (out.report_dir / "summary.md").read_text()
     assert "bbox/AP" in summary and "segm/AP" in summary and "feature-vvenc" in summary
     mpeg = (out.report_dir / "mpeg" / "vvenc.csv").read_text().splitlines()
     assert mpeg[0].startswith("dataset,QP,bpp,bbox/AP (x100),segm/AP (x100)")
     first = mpeg[1].split(",")
-    assert float(first[3]) == by[("vvenc", 27)]["metrics"]["bbox/AP"] * 100
+    assert float(first[3]) == by[("vvenc", 27)].metrics["bbox/AP"] * 100
     again = run_spec(spec, tmp_path / "results", None, progress=False)
     assert again.jobs_run == 0
-    assert json.dumps([p["metrics"] for p in again.points]) == json.dumps([p["metrics"] for p in out.points])
+    assert [p.metrics for p in again.points] == [p.metrics for p in out.points]

@@ -12,15 +12,15 @@ def test_kitti_demo_preset_runs_end_to_end(tmp_path):
     ])
     out = run_spec(spec, tmp_path / "results", tmp_path / "reports", progress=False)
     assert out.jobs_failed == 0
-    by = {(p["codec"], p["point"]["value"]): p for p in out.points}
+    by = {(p.codec, p.point.value): p for p in out.points}
     assert {c for c, _ in by} == {"identity", "vvenc", "x265", "jpeg", "feature-vvenc"}
     ident = by[("identity", 0)]
-    assert ident["bpp"] == 24.0 and ident["pixels"] == 3 * 2 * 621 * 188  # both views counted
+    assert ident.bpp == 24.0 and ident.pixels == 3 * 2 * 621 * 188  # both views counted
     for p in out.points:
-        assert p["complete"] and p["n_items"] == 3
+        assert p.complete and p.n_items == 3
         for key in ("Car/3d/moderate/R40", "Car/bev/moderate/R40", "Car/bbox/moderate/R11"):
-            assert 0.0 <= p["metrics"][key] <= 100.0
-    assert by[("vvenc", 27)]["bpp"] > by[("vvenc", 42)]["bpp"]
-    assert by[("feature-vvenc", 35)]["bpp"] > by[("feature-vvenc", 45)]["bpp"]
+            assert 0.0 <= p.metrics[key] <= 100.0
+    assert by[("vvenc", 27)].bpp > by[("vvenc", 42)].bpp
+    assert by[("feature-vvenc", 35)].bpp > by[("feature-vvenc", 45)].bpp
     summary = (out.report_dir / "summary.md").read_text()
     assert "Car/3d/moderate/R40" in summary and "feature-vvenc" in summary

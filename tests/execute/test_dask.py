@@ -15,5 +15,5 @@ def test_dask_local_cluster_runs_the_spec(tmp_path):
     out = run_spec(validate_spec(raw), tmp_path / "results", None, progress=False)
     assert out.jobs_run == 2 and out.jobs_failed == 0
     (p,) = out.points
-    assert p["bpp"] == pytest.approx(24.0)
-    assert p["complete"]
+    assert p.bpp == pytest.approx(24.0)
+    assert p.complete

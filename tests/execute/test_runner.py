@@ -11,7 +11,7 @@ import pytest
 
 from bench.execute.runner import run_spec
 from bench.spec import validate_spec
-from bench.store import RunStore
+from bench.results.store import RunStore
 
 
 def make_spec(tmp_path, **over):
@@ -38,16 +38,16 @@ def test_run_rerun_and_added_point(tmp_path):
     spec = make_spec(tmp_path)
     first = run(tmp_path, spec)
     assert first.jobs_total == 14 and first.jobs_run == 14 and first.jobs_failed == 0
-    assert [p["codec"] for p in first.points].count("qa") == 4
-    assert all(p["complete"] for p in first.points)
+    assert [p.codec for p in first.points].count("qa") == 4
+    assert all(p.complete for p in first.points)
     # rate falls as the quantiser step rises, PSNR too
-    qa = [p for p in first.points if p["codec"] == "qa"]
-    assert [p["bpp"] for p in qa] == sorted((p["bpp"] for p in qa), reverse=True)
-    assert qa[0]["metrics"]["psnr_rgb"] > qa[-1]["metrics"]["psnr_rgb"]
+    qa = [p for p in first.points if p.codec == "qa"]
+    assert [p.bpp for p in qa] == sorted((p.bpp for p in qa), reverse=True)
+    assert qa[0].metrics["psnr_rgb"] > qa[-1].metrics["psnr_rgb"]
 
     again = run(tmp_path, spec)
     assert again.jobs_run == 0
-    assert json.dumps(again.points, sort_keys=True) == json.dumps(first.points, sort_keys=True)
+    assert [q.to_json() for q in again.points] == [q.to_json() for q in first.points]
 
     more = make_spec(tmp_path, codecs=[
         {"name": "qa", "type": "fake_codecs:QuantZlibCodec", "points": [4, 16, 32, 64, 100]},
@@ -68,9 +68,9 @@ def test_bpp_equals_stored_bitstream_bytes(tmp_path):
         size = sum(p.stat().st_size for p in store.bitstream_files(key))
         by_point[(label, point)] = by_point.get((label, point), 0) + size
     for p in out.points:
-        key = (p["codec"], json.dumps(p["point"], sort_keys=True, separators=(",", ":")))
-        assert p["pixels"] == pixels
-        assert p["bpp"] == pytest.approx(by_point[key] * 8 / pixels, rel=0, abs=1e-12)
+        key = (p.codec, json.dumps(p.point.to_dict(), sort_keys=True, separators=(",", ":")))
+        assert p.pixels == pixels
+        assert p.bpp == pytest.approx(by_point[key] * 8 / pixels, rel=0, abs=1e-12)
     store.close()
 
 
@@ -82,9 +82,9 @@ def test_failed_job_is_isolated_and_point_incomplete(tmp_path):
     ])
     out = run(tmp_path, spec)
     assert out.jobs_failed == 2
-    bad = {p["point"]["value"]: p for p in out.points if p["codec"] == "bad"}
-    assert bad[4]["complete"] and bad[32]["complete"]
-    assert not bad[16]["complete"] and bad[16]["n_failed"] == 6
+    bad = {p.point.value: p for p in out.points if p.codec == "bad"}
+    assert bad[4].complete and bad[32].complete
+    assert not bad[16].complete and bad[16].n_failed == 6
     store = RunStore(out.run_dir)
     failed = [store.job(k) for _, _, _, k in store.plan() if store.job(k)["status"] == "failed"]
     assert failed and "exited with code 3" in failed[0]["error"]
@@ -99,7 +99,7 @@ def test_process_pool_gives_same_points_as_serial(tmp_path):
     serial = run(tmp_path, make_spec(tmp_path))
     pooled_spec = make_spec(tmp_path, name="t2", execute={"executor": "process", "workers": 2, "shard_size": 4})
     pooled = run(tmp_path, pooled_spec)
-    strip = lambda pts: [(p["codec"], p["point"], p["bpp"], p["metrics"]) for p in pts]  # noqa: E731
+    strip = lambda pts: [(p.codec, p.point, p.bpp, p.metrics) for p in pts]  # noqa: E731
     assert strip(serial.points) == strip(pooled.points)
 
 
@@ -138,5 +138,5 @@ def test_sigkill_halfway_then_rerun_matches_uninterrupted(tmp_path):
     resumed = run_spec(validate_spec(raw), tmp_path / "killed", None, progress=False)
     assert resumed.jobs_run == 120 - stored
     clean = run_spec(validate_spec(raw), tmp_path / "clean", None, progress=False)
-    table = lambda pts: [{k: v for k, v in p.items() if k != "timing"} for p in pts]  # noqa: E731
+    table = lambda pts: [{k: v for k, v in p.to_json().items() if k != "timing"} for p in pts]  # noqa: E731
     assert json.dumps(table(resumed.points), sort_keys=True) == json.dumps(table(clean.points), sort_keys=True)

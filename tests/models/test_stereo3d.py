@@ -8,7 +8,7 @@ from bench.models.stereo3d_decode import (
     anno_to_detections, decode_detections, detections_to_anno, image_tensor, net_geometry,
 )
 from bench.models.stereo3d_targets import build_targets, collate, detector_losses, gaussian_radius
-from bench.models.train_stereo3d import save_weights
+from bench.train.stereo3d import save_weights
 from bench.tasks.stereo3d import load_stereo3d
 
 
@@ -131,7 +131,7 @@ def test_detection_dicts_and_annos_convert_both_ways():
 
 
 def test_training_runs_end_to_end_and_writes_loadable_weights(tmp_path):
-    from bench.models.train_stereo3d import train_stereo3d_cli
+    from bench.train.stereo3d import train_stereo3d_cli
 
     lines = []
     text = train_stereo3d_cli(tmp_path / "w.pt", n_train=4, n_val=2, iterations=2, batch_size=2,

@@ -6,7 +6,7 @@ import pytest
 
 from bench.execute.runner import run_spec
 from bench.spec import validate_spec
-from bench.store import RunStore
+from bench.results.store import RunStore
 
 
 def tiny_spec(root, name="t", **over):

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from bench.report.sources import RunData, TimingRow
+from bench.results.records import Point, Stats, Timing
+from bench.types import RatePoint
 
 
-def point(codec, value, bpp, metrics, complete=True, kind="qp", timing=None):
-    return {"codec": codec, "point": {"kind": kind, "value": value}, "bpp": bpp,
-            "metrics": dict(metrics), "complete": complete, "n_items": 2, "n_failed": 0,
-            "timing": timing or {"encode_s": {"mean": 0.5}, "decode_s": {"mean": 0.25}}}
+def point(codec, value, bpp, metrics, complete=True, kind="qp", timing=None, rates=None,
+          metric_rates=None):
+    timing = timing or Timing(encode_s=Stats(mean=0.5), decode_s=Stats(mean=0.25))
+    return Point(codec=codec, point=RatePoint(kind, value), bpp=bpp,
+                 rates=dict(rates or {"bpp": bpp}), metrics=dict(metrics),
+                 metric_rates=dict(metric_rates or {}), complete=complete, n_items=2,
+                 n_failed=0, timing=timing)
 
 
 def hand_run(name="h", points=None, anchor="vtm", codecs=None, fingerprint="fp1", directions=None,
@@ -20,7 +25,7 @@ def hand_run(name="h", points=None, anchor="vtm", codecs=None, fingerprint="fp1"
             "codecs": [{"name": k, "type": v} for k, v in codecs.items()]}
     spec.update(spec_extra or {})
     plan = {"fingerprint": fingerprint, "n_items": 2,
-            "task": {"name": "detection", "version": "1", "weights_hash": "w"},
+            "tasks": [{"name": "", "type": "detection", "version": "1", "weights_hash": "w"}],
             "codecs": {k: {"type": v} for k, v in codecs.items()}}
     return RunData(name=name, source=f"/nowhere/{name}", spec=spec, plan=plan,
                    provenance={"git": {"commit": "abc"}}, points=list(points or []),

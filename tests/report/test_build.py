@@ -6,7 +6,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from bench.analysis.export import export_curves, write_curves
+from bench.results.curves import export_curves, write_curves
 from bench.cli import app
 from bench.errors import SpecError
 from bench.report import REPORT_FORMATS, report_runs, write_report, write_run_report
@@ -29,7 +29,7 @@ def test_all_formats(tiny_store, tmp_path):
 
 def test_bd_csv_matches_the_bd_maths(tiny_store, tmp_path):
     from bench.analysis.bd import bd_rate
-    from bench.execute.points import load_points
+    from bench.results.points import load_points
 
     write_run_report(tiny_store, tmp_path, ["csv"])
     rows = list(csv.DictReader((tmp_path / "bd_table.csv").open()))
@@ -37,7 +37,7 @@ def test_bd_csv_matches_the_bd_maths(tiny_store, tmp_path):
     assert {r["metric"] for r in rows} == {"psnr_rgb", "psnr_y", "ms_ssim"}
     qb = next(r for r in rows if r["codec"] == "qb" and r["metric"] == "psnr_y")
     pts = load_points(tiny_store)
-    curve = lambda c: sorted((p["bpp"], p["metrics"]["psnr_y"]) for p in pts if p["codec"] == c)  # noqa: E731
+    curve = lambda c: sorted((p.bpp, p.metrics["psnr_y"]) for p in pts if p.codec == c)  # noqa: E731
     a, t = curve("qa"), curve("qb")
     ref = bd_rate([x for x, _ in a], [y for _, y in a], [x for x, _ in t], [y for _, y in t])
     assert float(qb["BD-rate (%)"]) == pytest.approx(ref.bd_rate_percent, rel=1e-12)

@@ -1,5 +1,7 @@
 """BD rows against each anchor, timing, points and MPEG-template tables; metric selection."""
 
+import dataclasses
+
 import pytest
 
 from bench.report.content import bd_rows, bd_table_data, mpeg_tables, points_table_data, timing_table_data
@@ -34,7 +36,7 @@ def test_every_codec_against_every_anchor():
 
 def test_incomplete_point_marks_the_row_even_without_values():
     pts = detection_points()
-    pts[3].update(complete=False, bpp=float("nan"), metrics={})
+    pts[3] = dataclasses.replace(pts[3], complete=False, bpp=float("nan"), rates={}, metrics={})
     run = hand_run("a", pts)
     rows = bd_rows([run], build_curves([run]), ["bbox/AP"])
     assert rows[0].complete is False
@@ -56,17 +58,20 @@ def test_runs_over_other_data_are_not_bd_compared():
 def test_timing_table_has_stats_device_and_gpu_column():
     run = hand_run("a", detection_points())
     run.timing[0].device = "cuda:0"
+    run.timing[0].encode_gpu_ms = {"median": 3.5, "mean": 4.0, "p90": 5.0}
+    run.timing[0].warmup_items = 1
     table = timing_table_data([run], build_curves([run]))
     names = [c.name for c in table.columns]
     assert names[:4] == ["codec", "items", "encode median (s)", "encode mean (s)"]
-    assert names[-2:] == ["device", "GPU timing"]
+    assert names[-4:] == ["encode GPU median (ms)", "decode GPU median (ms)", "device",
+                          "warm-up items"]
     assert table.rows[0][:5] == ["vtm", 4, 1.0, 1.5, 2.0]
-    assert table.rows[0][-1] == "CUDA events"
+    assert table.rows[0][-4:] == [3.5, None, "cuda:0", 1]
 
 
 def test_points_table_marks_incomplete():
     pts = detection_points()
-    pts[0]["complete"] = False
+    pts[0].complete = False
     run = hand_run("a", pts)
     table = points_table_data(build_curves([run]), ["bbox/AP"])
     assert table.rows[0][:4] == ["vtm", "qp=22", 0.8, 0.60]

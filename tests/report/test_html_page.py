@@ -34,7 +34,7 @@ class PageParser(HTMLParser):
 
 @pytest.fixture(scope="module")
 def page(tiny_run, tmp_path_factory):
-    from bench.store import RunStore
+    from bench.results.store import RunStore
 
     out = tmp_path_factory.mktemp("html")
     store = RunStore(tiny_run)

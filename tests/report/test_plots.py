@@ -2,6 +2,8 @@
 
 import matplotlib.colors as mcolors
 import numpy as np
+import dataclasses
+
 import pytest
 
 from bench.report import plots
@@ -49,7 +51,7 @@ def test_anchor_dashed_markers_and_uncompressed_line():
 
 def test_incomplete_points_get_a_red_cross_and_a_legend_entry():
     pts = detection_points()
-    pts[3]["complete"] = False  # mine, qp 27
+    pts[3].complete = False  # mine, qp 27
     curves = curves_of(hand_run("a", pts))
     fig = plots.rd_figure(curves, "bbox/AP", plots.codec_colors(curves))
     crosses = [ln for ln in fig.axes[0].get_lines() if ln.get_marker() == "x"]
@@ -63,7 +65,7 @@ def test_incomplete_points_get_a_red_cross_and_a_legend_entry():
 
 def test_point_without_result_is_named_in_the_legend():
     pts = detection_points()
-    pts[3].update(complete=False, bpp=float("nan"), metrics={})
+    pts[3] = dataclasses.replace(pts[3], complete=False, bpp=float("nan"), rates={}, metrics={})
     curves = curves_of(hand_run("a", pts))
     fig = plots.rd_figure(curves, "bbox/AP", plots.codec_colors(curves))
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]

@@ -2,11 +2,13 @@
 
 from bench.report.plots import codec_colors, rd_figure
 from bench.report.sources import Curve, scale_groups
+from bench.results.records import Point
+from bench.types import RatePoint
 
 
 def curve(codec, scale, pts, run_index=0, type_="vvenc", extra=None):
     params = {"scale": scale, **(extra or {})}
-    points = [{"bpp": r, "metrics": {"bbox/AP": v}, "complete": True, "point": {"kind": "qp", "value": q}}
+    points = [Point(codec, RatePoint("qp", q), r, rates={"bpp": r}, metrics={"bbox/AP": v})
               for q, (r, v) in enumerate(pts)]
     return Curve(codec, codec, "r", run_index, type_, True, False, points, params)
 

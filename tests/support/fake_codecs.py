@@ -59,3 +59,14 @@ class FailingCodec(ExternalCodec):
 
     def version(self, point: RatePoint | None = None) -> str:
         return "failing-1"
+
+
+class DeviceConfig(CodecConfig):
+    runtime_fields = ("device",)
+    device: str = "accel"
+
+
+class DeviceCodec(QuantZlibCodec):
+    """QuantZlibCodec that says it computes on an accelerator (`device`), for routing tests."""
+
+    Config = DeviceConfig

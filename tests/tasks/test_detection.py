@@ -148,10 +148,13 @@ def test_evaluator_segm_needs_masks(dataset):
 def test_refuses_checkpoint_with_pickled_code(tmp_path):
     path = tmp_path / "evil.pt"
     torch.save({"format": "icm-bench-detector", "hook": _Evil()}, path)
+    task = DetectionTask(weights=path, device="cpu")  # building the task loads nothing
+    with pytest.raises(TaskError, match="print, which would run code"):
+        task.check()  # what planning calls, before any job: the pickle is read, never run
     with pytest.raises(TaskError, match="refusing"):
-        DetectionTask(weights=path, device="cpu")
+        task.model
     with pytest.raises(TaskError, match="does not exist"):
-        DetectionTask(weights=tmp_path / "missing.pt", device="cpu")
+        DetectionTask(weights=tmp_path / "missing.pt", device="cpu").check()
 
 
 class _Evil:

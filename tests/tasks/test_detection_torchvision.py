@@ -58,8 +58,8 @@ def test_maskrcnn_split_consistency_and_coco_labels(mask_weights):
 
 def test_wrong_architecture_or_variant_is_a_clear_error(mask_weights):
     with pytest.raises(TaskError, match="variant"):
-        TorchvisionMaskRCNNTask(weights=mask_weights, variant="v2", **SMALL)
+        TorchvisionMaskRCNNTask(weights=mask_weights, variant="v2", **SMALL).model
     with pytest.raises(TaskError, match="Faster vs Mask"):
-        TorchvisionFasterRCNNTask(weights=mask_weights, **SMALL)
+        TorchvisionFasterRCNNTask(weights=mask_weights, **SMALL).model
     with pytest.raises(TaskError, match="v1' or 'v2"):
         TorchvisionMaskRCNNTask(weights=mask_weights, variant="v3", **SMALL)

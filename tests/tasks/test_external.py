@@ -138,7 +138,7 @@ def test_spec_with_external_task_matches_builtin(tmp_path):
                                         "params": {"device": "cpu"}}),
                        tmp_path / "results", None, progress=False)
     assert external.jobs_failed == 0 and builtin.jobs_failed == 0
-    ext, ref = external.points[0]["metrics"], builtin.points[0]["metrics"]
+    ext, ref = external.points[0].metrics, builtin.points[0].metrics
     assert ref["bbox/AP"] > 0.3
     for key in ("bbox/AP", "bbox/AP50", "segm/AP", "segm/AR100"):
         assert ext[key] == pytest.approx(ref[key], abs=1e-6), key

@@ -5,14 +5,14 @@ import math
 
 import pytest
 
-from bench.analysis.export import (
+from bench.errors import StoreError
+from bench.execute.runner import run_spec
+from bench.results.curves import (
     CURVES_SCHEMA_VERSION, curves_of, export_run, load_curves, write_curves,
 )
-from bench.errors import StoreError
-from bench.execute.points import load_points
-from bench.execute.runner import run_spec
+from bench.results.points import load_points
+from bench.results.store import RunStore
 from bench.spec import validate_spec
-from bench.store import RunStore
 
 
 @pytest.fixture(scope="module")
@@ -39,20 +39,22 @@ def test_export_holds_the_runs_curves(run_dir, tmp_path):
     text = path.read_text()
     assert "NaN" not in text and "Infinity" not in text  # strict JSON
     data = json.loads(text)
-    assert data["schema_version"] == CURVES_SCHEMA_VERSION == 1
+    assert data["schema_version"] == CURVES_SCHEMA_VERSION == 2
     assert data["run"] == "exp" and data["anchor"] == "qa"
     assert len(data["dataset_fingerprint"]) >= 16
-    assert data["task"] == {"name": "pixel", "version": "1", "weights_hash": data["task"]["weights_hash"]}
+    assert data["tasks"] == [{"name": "", "type": "pixel", "version": "2", "weights_hash": "",
+                              "target": None, "layers": None}]
     assert data["bd"] == {"method": "pchip", "monotonic": False, "metrics": ["psnr_y"]}
     assert list(data["codecs"]) == ["identity", "qa", "bad"]
     qa = data["codecs"]["qa"]
     assert qa["type"] == "fake_codecs:QuantZlibCodec" and qa["version"] == "quantzlib-1"
     store = RunStore(run_dir)
-    points = {(p["codec"], p["point"]["value"]): p for p in load_points(store)}
+    points = {(p.codec, p.point.value): p for p in load_points(store)}
     store.close()
     for p in qa["points"]:
         ref = points[("qa", p["point"]["value"])]
-        assert p["bpp"] == ref["bpp"] and p["metrics"]["psnr_y"] == ref["metrics"]["psnr_y"]
+        assert p["bpp"] == ref.bpp and p["metrics"]["psnr_y"] == ref.metrics["psnr_y"]
+        assert p["rates"] == {"bpp": ref.bpp} and p["metric_rates"]["psnr_y"] == "bpp"
     assert [p["complete"] for p in data["codecs"]["bad"]["points"]] == [False, True]
     assert data["codecs"]["bad"]["points"][0]["bpp"] is None  # no item ran: NaN -> null
     assert data["codecs"]["identity"]["points"][0]["bpp"] == 24.0
@@ -74,7 +76,7 @@ def test_load_restores_numbers(run_dir, tmp_path):
 def test_schema_version_and_bad_files_are_clear_errors(tmp_path):
     path = tmp_path / "old.json"
     path.write_text(json.dumps({"schema_version": 99, "codecs": {}}))
-    with pytest.raises(StoreError, match="schema_version 99.*reads 1.*re-export"):
+    with pytest.raises(StoreError, match="schema_version 99.*reads 1, 2.*re-export"):
         load_curves(path)
     path.write_text("{not json")
     with pytest.raises(StoreError, match="not valid JSON"):
@@ -82,7 +84,7 @@ def test_schema_version_and_bad_files_are_clear_errors(tmp_path):
     path.write_text(json.dumps({"hello": 1}))
     with pytest.raises(StoreError, match="not an icm-bench curves file"):
         load_curves(path)
-    path.write_text(json.dumps({"schema_version": 1, "dataset_fingerprint": "x", "task": {},
+    path.write_text(json.dumps({"schema_version": 2, "dataset_fingerprint": "x", "tasks": [],
                                 "codecs": {"a": {"points": 3}}}))
     with pytest.raises(StoreError, match="codec 'a' has no points list"):
         load_curves(path)
@@ -99,3 +101,16 @@ def test_write_curves_keeps_order_and_is_stable(tmp_path):
     assert write_curves(data, tmp_path / "y.json").read_text() == first
     with pytest.raises(ValueError):
         write_curves({"x": math.nan}, tmp_path / "z.json")  # only strict JSON is written
+
+
+def test_a_schema_1_file_is_read_with_its_single_task(tmp_path):
+    path = tmp_path / "v1.json"
+    path.write_text(json.dumps({
+        "schema_version": 1, "dataset_fingerprint": "f",
+        "task": {"name": "detection", "version": "1", "weights_hash": "w"},
+        "codecs": {"a": {"points": [{"point": {"kind": "qp", "value": 22}, "bpp": 0.5,
+                                     "metrics": {"bbox/AP": 0.4}, "complete": True}]}}}))
+    data = load_curves(path)
+    assert data["tasks"][0]["name"] == "detection" and data["tasks"][0]["weights_hash"] == "w"
+    point = data["codecs"]["a"]["points"][0]
+    assert point["rates"] == {"bpp": 0.5} and point["metric_rates"] == {}

@@ -1,9 +1,11 @@
 """The run store: one SQLite file per run (WAL), the driver its only writer.
 
 Tables: meta (schema version, spec, provenance), plan (which job serves which
-curve point), jobs, items (per-item records), predictions, points (a cache of
-computed points). Each JobResult is committed in one transaction, so a killed run
-loses at most the jobs in flight. Bitstreams are files under bitstreams/<job key>/.
+curve point), jobs, items (per-item records), predictions (per item and task),
+points (computed points, with the signature of the jobs they were computed from).
+Each JobResult is committed in one transaction, so a killed run loses at most the
+jobs in flight. Bitstreams are files under bitstreams/<job key>/. docs/schema.md
+describes every column.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from bench.errors import StoreError
-from bench.execute.job import JobResult
+from bench.results.records import ItemResult, JobResult, Point
 
-STORE_SCHEMA_VERSION = 1
+STORE_SCHEMA_VERSION = 2
 DB_NAME = "run.sqlite"
 
 _SCHEMA = """
@@ -31,10 +33,11 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE TABLE IF NOT EXISTS items (
     job_key TEXT NOT NULL, item_id TEXT NOT NULL, status TEXT, error TEXT, bits INTEGER,
     pixels INTEGER, layer_bits TEXT, encode_s REAL, decode_s REAL, encode_cpu_s REAL,
-    decode_cpu_s REAL, task_s REAL, device TEXT, quality TEXT,
+    decode_cpu_s REAL, task_s REAL, device TEXT, timing TEXT, warmup INTEGER,
     PRIMARY KEY (job_key, item_id));
 CREATE TABLE IF NOT EXISTS predictions (
-    job_key TEXT NOT NULL, item_id TEXT NOT NULL, value TEXT, PRIMARY KEY (job_key, item_id));
+    job_key TEXT NOT NULL, item_id TEXT NOT NULL, task TEXT NOT NULL, value TEXT,
+    PRIMARY KEY (job_key, item_id, task));
 CREATE TABLE IF NOT EXISTS points (
     label TEXT NOT NULL, point TEXT NOT NULL, signature TEXT NOT NULL, value TEXT NOT NULL,
     PRIMARY KEY (label, point));
@@ -77,7 +80,8 @@ class RunStore:
         if int(found) != STORE_SCHEMA_VERSION:
             raise StoreError(
                 f"run store {str(self.db_path)!r} has schema version {found}, this icm-bench "
-                f"reads {STORE_SCHEMA_VERSION}: re-run the spec into a new results folder"
+                f"reads {STORE_SCHEMA_VERSION}: re-run the spec into a new results folder "
+                "(or delete this one: `icm-bench run` then computes everything again)"
             )
 
     def close(self) -> None:
@@ -138,22 +142,23 @@ class RunStore:
                 ),
             )
             self.con.executemany(
-                "INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         result.key, it.item_id, it.status, it.error, it.bits, it.pixels,
                         json.dumps(it.layer_bits), it.encode_s, it.decode_s, it.encode_cpu_s,
-                        it.decode_cpu_s, it.task_s, it.device, json.dumps(it.quality),
+                        it.decode_cpu_s, it.task_s, it.device, json.dumps(it.timing),
+                        int(it.warmup),
                     )
                     for it in result.items
                 ],
             )
             self.con.executemany(
-                "INSERT INTO predictions VALUES (?, ?, ?)",
+                "INSERT INTO predictions VALUES (?, ?, ?, ?)",
                 [
-                    (result.key, it.item_id, json.dumps(it.predictions))
-                    for it in result.items
-                    if it.status == "ok"
+                    (result.key, it.item_id, task, json.dumps(value))
+                    for it in result.items if it.status == "ok"
+                    for task, value in it.predictions.items()
                 ],
             )
 
@@ -172,40 +177,44 @@ class RunStore:
             return None
         return dict(zip([d[0] for d in cur.description], row))
 
-    def items(self, job_keys: list[str]) -> Iterator[dict[str, Any]]:
+    def items(self, job_keys: list[str]) -> Iterator[ItemResult]:
+        """The per-item records of these jobs (without predictions and bitstreams)."""
         for key in job_keys:
             cur = self.con.execute("SELECT * FROM items WHERE job_key = ?", (key,))
             cols = [d[0] for d in cur.description]
             for row in cur:
                 rec = dict(zip(cols, row))
+                rec.pop("job_key")
                 rec["layer_bits"] = json.loads(rec["layer_bits"] or "{}")
-                rec["quality"] = json.loads(rec["quality"] or "{}")
-                yield rec
+                rec["timing"] = json.loads(rec["timing"] or "{}")
+                rec["warmup"] = bool(rec["warmup"])
+                yield ItemResult.from_json(rec)
 
-    def predictions(self, job_keys: list[str]) -> dict[str, Any]:
+    def predictions(self, job_keys: list[str], task: str) -> dict[str, Any]:
+        """item id -> one task's predictions, over these jobs."""
         out: dict[str, Any] = {}
         for key in job_keys:
             for item_id, value in self.con.execute(
-                "SELECT item_id, value FROM predictions WHERE job_key = ?", (key,)
+                "SELECT item_id, value FROM predictions WHERE job_key = ? AND task = ?",
+                (key, task),
             ):
                 out[item_id] = json.loads(value)
         return out
 
     # ------------------------------------------------------------ points cache
 
-    def cached_point(self, label: str, point: str, signature: str) -> dict[str, Any] | None:
+    def stored_point(self, label: str, point: str) -> tuple[str, Point] | None:
+        """(signature, point) as last computed, or None."""
         row = self.con.execute(
             "SELECT signature, value FROM points WHERE label = ? AND point = ?", (label, point)
         ).fetchone()
-        if row and row[0] == signature:
-            return json.loads(row[1])
-        return None
+        return (row[0], Point.from_json(json.loads(row[1]))) if row else None
 
-    def save_point(self, label: str, point: str, signature: str, value: dict[str, Any]) -> None:
+    def save_point(self, label: str, point: str, signature: str, value: Point) -> None:
         with self.con:
             self.con.execute(
                 "INSERT OR REPLACE INTO points VALUES (?, ?, ?, ?)",
-                (label, point, signature, json.dumps(value)),
+                (label, point, signature, json.dumps(value.to_json())),
             )
 
 

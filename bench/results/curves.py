@@ -5,10 +5,14 @@ It is what CI commits as a baseline and what `icm-bench compare` reads. Fields:
 - ``schema_version``: CURVES_SCHEMA_VERSION; checked on load.
 - ``run``: the run's name. ``created``: when the file was written (ISO 8601).
 - ``dataset_fingerprint``, ``dataset`` ({type, params}), ``n_items``: what was coded.
-- ``task``: {name, version, weights_hash} of the task network that was scored.
+- ``tasks``: [{name, type, version, weights_hash, target, layers}] of the task networks
+  that were scored (schema 1 had one ``task``: {name, version, weights_hash}).
 - ``anchor``: the spec's anchor label (or null); ``bd``: {method, monotonic, metrics}.
-- ``codecs``: label -> {type, version, params, point_kind, include, points}; each point
-  is {point: {kind, value}, bpp, metrics: {name: value}, complete}.
+- ``codecs``: label -> {type, version, params, point_kind, layers, include, points}; each
+  point is {point: {kind, value}, bpp, rates: {"bpp": .., "bpp/<layer>": ..},
+  metrics: {name: value}, metric_rates: {metric: rate key}, complete}. A metric is
+  plotted and BD-compared against the rate its `metric_rates` entry names (all layers
+  when absent).
 - ``metric_directions``: metric -> higher is better.
 - ``git``: the commit (and dirty flag) of the code that produced the run.
 
@@ -19,22 +23,35 @@ Non-finite numbers are written as strict JSON: NaN as null, +-infinity as "inf"/
 from __future__ import annotations
 
 import json
-import math
 import time
 from pathlib import Path
 from typing import Any
 
 from bench.errors import StoreError
-from bench.execute.points import evaluator_factory_for, json_number, load_points
-from bench.store import RunStore, open_run
+from bench.results.points import load_points
+from bench.results.records import Point, json_number, number_from_json
+from bench.results.store import RunStore, open_run
 
-CURVES_SCHEMA_VERSION = 1
+CURVES_SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
-def export_curves(store: RunStore, points: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The curves file content of one run (points are computed if not given)."""
+def point_entry(p: Point) -> dict[str, Any]:
+    """One point as the curves file writes it."""
+    return {
+        "point": p.point.to_dict(),
+        "bpp": json_number(p.bpp),
+        "rates": {k: json_number(v) for k, v in p.rates.items()},
+        "metrics": {k: json_number(v) for k, v in p.metrics.items()},
+        "metric_rates": dict(p.metric_rates),
+        "complete": bool(p.complete),
+    }
+
+
+def export_curves(store: RunStore, points: list[Point] | None = None) -> dict[str, Any]:
+    """The curves file content of one run (its computed points unless given)."""
     if points is None:
-        points = load_points(store, evaluator_factory_for(store))
+        points = load_points(store, strict=True)
     spec = store.get_meta("spec") or {}
     plan = store.get_meta("plan") or {}
     provenance = store.get_meta("provenance") or {}
@@ -46,19 +63,17 @@ def export_curves(store: RunStore, points: list[dict[str, Any]] | None = None) -
             "version": desc.get("version"),
             "params": desc.get("params", {}),
             "point_kind": desc.get("point_kind"),
+            "layers": desc.get("layers", ["main"]),
             "include": includes.get(label),
             "points": [],
         }
     for p in points:
-        entry = codecs.setdefault(p["codec"], {"type": None, "version": None, "params": {},
-                                               "point_kind": None, "include": None, "points": []})
-        entry["points"].append({
-            "point": p["point"],
-            "bpp": json_number(p["bpp"]),
-            "metrics": {k: json_number(v) for k, v in p["metrics"].items()},
-            "complete": bool(p["complete"]),
-        })
-    task = plan.get("task") or {}
+        entry = codecs.setdefault(p.codec, {"type": None, "version": None, "params": {},
+                                            "point_kind": None, "layers": ["main"],
+                                            "include": None, "points": []})
+        entry["points"].append(point_entry(p))
+    tasks = [{k: t.get(k) for k in ("name", "type", "version", "weights_hash", "target", "layers")}
+             for t in plan.get("tasks") or []]
     git = provenance.get("git") or {}
     return {
         "schema_version": CURVES_SCHEMA_VERSION,
@@ -67,7 +82,7 @@ def export_curves(store: RunStore, points: list[dict[str, Any]] | None = None) -
         "dataset_fingerprint": plan.get("fingerprint"),
         "dataset": plan.get("dataset"),
         "n_items": plan.get("n_items"),
-        "task": {k: task.get(k) for k in ("name", "version", "weights_hash")},
+        "tasks": tasks,
         "anchor": spec.get("anchor"),
         "bd": {k: (spec.get("bd") or {}).get(k) for k in ("method", "monotonic", "metrics")},
         "codecs": codecs,
@@ -95,16 +110,6 @@ def export_run(run: str, out: str | Path, results_dir: str | Path = "results") -
     return write_curves(curves, out)
 
 
-def _restore_number(v: Any) -> Any:
-    if v == "inf":
-        return math.inf
-    if v == "-inf":
-        return -math.inf
-    if v is None:
-        return math.nan
-    return v
-
-
 def load_curves(path: str | Path) -> dict[str, Any]:
     """Read and check a curves file; StoreError says what is wrong and what to do."""
     path = Path(path)
@@ -119,13 +124,15 @@ def load_curves(path: str | Path) -> dict[str, Any]:
             f"{str(path)!r} is not an icm-bench curves file (no schema_version); "
             "write one with `icm-bench export RUN -o FILE`"
         )
-    if data["schema_version"] != CURVES_SCHEMA_VERSION:
+    if data["schema_version"] not in READABLE_VERSIONS:
         raise StoreError(
             f"curves file {str(path)!r} has schema_version {data['schema_version']!r}, this "
-            f"icm-bench reads {CURVES_SCHEMA_VERSION}: re-export the baseline run with this "
-            "version (`icm-bench export RUN -o FILE`)"
+            f"icm-bench reads {', '.join(map(str, READABLE_VERSIONS))}: re-export the baseline "
+            "run with this version (`icm-bench export RUN -o FILE`)"
         )
-    missing = [k for k in ("dataset_fingerprint", "task", "codecs") if k not in data]
+    if data["schema_version"] == 1 and isinstance(data.get("task"), dict):
+        data["tasks"] = [dict(data.pop("task"), type=None, target=None, layers=None)]
+    missing = [k for k in ("dataset_fingerprint", "tasks", "codecs") if k not in data]
     if missing or not isinstance(data["codecs"], dict):
         what = ", ".join(missing) or "a codecs mapping"
         raise StoreError(f"curves file {str(path)!r} lacks {what}")
@@ -134,8 +141,11 @@ def load_curves(path: str | Path) -> dict[str, Any]:
         if not isinstance(points, list):
             raise StoreError(f"curves file {str(path)!r}: codec {label!r} has no points list")
         for p in points:
-            p["bpp"] = _restore_number(p.get("bpp"))
-            p["metrics"] = {k: _restore_number(v) for k, v in (p.get("metrics") or {}).items()}
+            p["bpp"] = number_from_json(p.get("bpp"))
+            p["rates"] = {k: number_from_json(v) for k, v in (p.get("rates") or {}).items()}
+            p["rates"].setdefault("bpp", p["bpp"])
+            p["metrics"] = {k: number_from_json(v) for k, v in (p.get("metrics") or {}).items()}
+            p.setdefault("metric_rates", {})
             p.setdefault("complete", True)
     return data
 

@@ -1,0 +1,63 @@
+"""`icm-bench show`: a run's points as a table, or as JSON for scripts. Never evaluates."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from bench.results.points import load_points, missing_points
+from bench.results.records import Point, json_number
+from bench.results.store import open_run
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return "nan" if math.isnan(v) else f"{v:.4f}"
+    return str(v)
+
+
+def format_points_table(points: list[Point], metrics: list[str] | None = None) -> str:
+    """A plain-text table of points (codec, point, bpp, chosen metrics, complete)."""
+    if not points:
+        return "(no points)"
+    if metrics is None:
+        seen: dict[str, None] = {}
+        for p in points:
+            for m in p.metrics:
+                seen.setdefault(m, None)
+        metrics = list(seen)[:6]
+    header = ["codec", "point", "bpp"] + metrics + ["complete"]
+    rows = []
+    for p in points:
+        vals = [_fmt(p.metrics.get(m)) for m in metrics]
+        rows.append([p.codec, p.point.label, _fmt(p.bpp)] + vals + ["yes" if p.complete else "NO"])
+    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in [header] + rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def show_run(run: str, results_dir: str | Path = "results", as_json: bool = False) -> Any:
+    """The points of a run (table text, or a JSON-able list); uncomputed points are named."""
+    store = open_run(run, results_dir)
+    try:
+        points = load_points(store)
+        missing = missing_points(store)
+    finally:
+        store.close()
+    if as_json:
+        return [
+            {"codec": p.codec, "point": p.point.to_dict(), "bpp": json_number(p.bpp),
+             "rates": {k: json_number(v) for k, v in p.rates.items()},
+             "metrics": {k: json_number(v) for k, v in p.metrics.items()},
+             "metric_rates": p.metric_rates, "complete": p.complete}
+            for p in points
+        ]
+    text = format_points_table(points)
+    if missing:
+        text += (f"\n{len(missing)} point(s) not computed yet (the run stopped early): "
+                 "re-run the spec to compute them")
+    return text
