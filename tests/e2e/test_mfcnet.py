@@ -44,12 +44,12 @@ def test_mfcnet_preset_runs_end_to_end(tmp_path):
     spec.codecs = [c for c in spec.codecs if c.name != "learned-baseline"]  # another helper's
     out = run_spec(spec, tmp_path / "results", tmp_path / "reports", progress=False)
     assert out.jobs_failed == 0
-    by = {(p["codec"], p["point"]["value"]): p for p in out.points}
+    by = {(p.codec, p.point.value): p for p in out.points}
     assert {c for c, _ in by} == {"identity", "vcm-image-vvenc", "fcm-feature-vvenc", "mfcnet",
                                   "mfcnet-no-predict", "mfcnet-no-cross"}
     for (codec, value), p in by.items():
-        assert p["complete"] and p["n_items"] == 2
-        assert 0 <= p["metrics"]["bbox/AP"] <= 1 and 0 <= p["metrics"]["segm/AP"] <= 1
+        assert p.complete and p.n_items == 2
+        assert 0 <= p.metrics["bbox/AP"] <= 1 and 0 <= p.metrics["segm/AP"] <= 1
     # the no-predict ablation sends everything MFCNet sends plus P2's own path
     assert by[("mfcnet-no-predict", 0)]["bpp"] > by[("mfcnet", 0)]["bpp"]
     summary = (out.report_dir / "summary.md").read_text()

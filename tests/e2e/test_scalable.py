@@ -21,11 +21,11 @@ def test_scalable_preset_runs_end_to_end(tmp_path):
     out = run_spec(load_spec("scalable", sets), tmp_path / "results", tmp_path / "reports",
                    progress=False)
     assert out.jobs_failed == 0
-    by = {(p["codec"], p["point"]["value"]): p for p in out.points}
+    by = {(p.codec, p.point.value): p for p in out.points}
     for name in LEARNED:
         assert by[(name, 1)]["bpp"] < by[(name, 5)]["bpp"], name
         for q in (1, 5):
-            assert 0.0 <= by[(name, q)]["metrics"]["bbox/AP"] <= 1.0
+            assert 0.0 <= by[(name, q)].metrics["bbox/AP"] <= 1.0
     for q in (1, 5):
         base, full = by[("sa-icm-base", q)], by[("sa-icm", q)]
         sim = by[("simulcast", q)]

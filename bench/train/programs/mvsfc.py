@@ -2,7 +2,7 @@
 
 Data: the synthetic KITTI training split rendered at 621 x 188 (the detector's input
 size), held in memory, sampled as random column crops with the detector's photometric
-jitter (bench.models.train_stereo3d). Per step: the frozen backbone gives f0..f2 of both
+jitter (bench.train.stereo3d). Per step: the frozen backbone gives f0..f2 of both
 views, MVSFC codes them (additive noise on y for the likelihoods; the decoder sees y
 rounded around the predicted mean with a straight-through gradient, or noise), the
 frozen head runs on the decoded features, and the loss is the detector's losses plus
@@ -67,7 +67,7 @@ class MvsfcProgram(TrainProgram):
 
         from bench.datasets.synthetic_kitti import SyntheticKittiDataset
         from bench.models.mvsfc import MvsfcNet, get_config
-        from bench.models.train_stereo3d import load_split
+        from bench.train.stereo3d import load_split
         from bench.tasks.stereo3d import load_stereo3d
 
         self.det, _ = load_stereo3d(self.detector_path, self.device)
@@ -112,7 +112,7 @@ class MvsfcProgram(TrainProgram):
     def _batch(self, step: int):
         import torch
 
-        from bench.models.train_stereo3d import batch
+        from bench.train.stereo3d import batch
 
         rng = np.random.default_rng([self.recipe.seed, step])
         gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
