@@ -219,12 +219,6 @@ def train(
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda or cuda:N."),
 ) -> None:
     """Train a model from a recipe: resumable, with progress, evaluation and a model card."""
-    from bench.train.legacy import LEGACY, run_legacy
-    from bench.train.recipe import RECIPES_DIR
-
-    if recipe in LEGACY and not (RECIPES_DIR / f"{recipe}.yaml").is_file():
-        typer.echo(run_legacy(recipe, set_, log=typer.echo))
-        return
     from bench.train.trainer import train as run_training
 
     summary = run_training(recipe, set_, resume=resume, steps=steps, device=device,

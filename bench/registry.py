@@ -191,5 +191,9 @@ for _name, _target, _help in [
     ("mfcnet", "bench.train.programs.mfcnet:MfcNetProgram", "MFCNet/BFCNet on FPN features"),
     ("mvsfc", "bench.train.programs.mvsfc:MvsfcProgram", "MVSFC-Net with the stereo detector"),
     ("sa-icm", "bench.train.programs.sa_icm:SaIcmProgram", "SA-ICM base and enhancement layers"),
+    ("detector", "bench.train.programs.detector:DetectorProgram",
+     "the built-in small Mask R-CNN on synthetic-coco"),
+    ("stereo3d", "bench.train.programs.stereo3d:Stereo3DProgram",
+     "the built-in stereo 3D detector on synthetic-kitti"),
 ]:
     PROGRAMS.register(_name, _target, _help)

@@ -33,7 +33,9 @@ class OptimSpec(_Model):
     weight_decay: float = Field(0.0, ge=0)
     aux_lr: float = Field(1e-3, gt=0)
     clip: Optional[float] = Field(1.0, gt=0, description="gradient norm clip; null = none")
-    schedule: Literal["constant", "step", "cosine"] = "constant"
+    schedule: Literal["constant", "step", "cosine", "cosine-full"] = Field(
+        "constant", description="cosine: warm-up, then cosine to min_lr; cosine-full: cosine "
+                                "over all steps times the warm-up ramp")
     milestones: list[int] = Field(default_factory=list, description="steps (schedule: step)")
     gamma: float = Field(0.5, gt=0)
     warmup_steps: int = Field(0, ge=0)

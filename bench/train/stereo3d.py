@@ -1,4 +1,5 @@
-"""Train the stereo 3D detector on the synthetic KITTI set (`icm-bench train stereo3d`).
+"""Data, augmentation, weights and validation of the stereo 3D detector's training
+(the loop is bench/train/programs/stereo3d.py on the generic trainer).
 
 The training and validation splits are generated at half KITTI scale (621 x 188,
 which the network takes without resizing), held in memory, and sampled in
@@ -8,20 +9,16 @@ runs the real inference path and the KITTI evaluation of bench.metrics.kitti.
 
 from __future__ import annotations
 
-import math
-import os
-import platform
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 
 from bench.errors import TaskError
-from bench.models.stereo3d import IMAGE_MEAN, IMAGE_STD, build_model
+from bench.models.stereo3d import IMAGE_MEAN, IMAGE_STD
 from bench.models.stereo3d_decode import NET_WIDTH, image_tensor, net_geometry
-from bench.models.stereo3d_targets import build_targets, collate, detector_losses
+from bench.models.stereo3d_targets import build_targets, collate
 
 TRAIN_SIZE = (621, 188)
 
@@ -89,82 +86,6 @@ def batch(data: dict[str, Any], idx: np.ndarray, crop: int, rng: np.random.Gener
     return left, right, tgt, data["focal_baseline"][idx]
 
 
-def train_stereo3d(
-    out: str | Path,
-    n_train: int = 2000,
-    n_val: int = 100,
-    iterations: int = 3000,
-    batch_size: int = 8,
-    lr: float = 2e-3,
-    crop_width: int = 320,
-    seed: int = 0,
-    data_root: str | Path = "datasets",
-    threads: int = 2,
-    workers: int = 2,
-    eval_every: int = 500,
-    log: Callable[[str], None] = print,
-) -> dict[str, Any]:
-    """Generate the synthetic splits, train, validate, save the weights; returns a summary."""
-    from bench.datasets.synthetic_kitti import SyntheticKittiDataset
-
-    torch.set_num_threads(threads)
-    torch.manual_seed(seed)
-    rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
-    t0 = time.time()
-    common = {"width": TRAIN_SIZE[0], "height": TRAIN_SIZE[1], "root": data_root,
-              "workers": workers}
-    train_set = SyntheticKittiDataset(n_frames=n_train, seed=seed, split="train", **common)
-    val_set = SyntheticKittiDataset(n_frames=n_val, seed=seed, split="val", **common)
-    data = load_split(train_set)
-    log(f"data ready: {n_train} train / {n_val} val frames in {time.time() - t0:.0f} s")
-    model = build_model().to(memory_format=torch.channels_last)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    warmup = max(1, iterations // 30)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: lr_factor(i, warmup, iterations))
-    t_train, cpu0, history = time.time(), _cpu(), []
-    for it in range(1, iterations + 1):
-        model.train()
-        idx = rng.choice(len(data["targets"]), batch_size, replace=False)
-        left, right, tgt, fb = batch(data, idx, crop_width, rng, gen)
-        losses = detector_losses(model(left, right), tgt, fb)
-        loss = sum(losses.values())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-        opt.step()
-        sched.step()
-        if it % 50 == 0 or it == 1:
-            parts = " ".join(f"{k}={v.item():.3f}" for k, v in losses.items())
-            elapsed = time.time() - t_train
-            log(f"it {it}/{iterations} loss={loss.item():.3f} {parts} ({elapsed:.0f} s)")
-        if it % eval_every == 0 or it == iterations:
-            metrics = validate(model, val_set)
-            history.append({"iteration": it, **metrics})
-            log(f"val it {it}: " + " ".join(f"{k}={v:.2f}" for k, v in metrics.items()))
-    summary = {
-        "iterations": iterations, "batch_size": batch_size, "lr": lr, "crop_width": crop_width,
-        "n_train": n_train, "n_val": n_val, "seed": seed,
-        "train_wall_s": round(time.time() - t_train, 1), "train_cpu_s": round(_cpu() - cpu0, 1),
-        "total_wall_s": round(time.time() - t0, 1), "threads": threads,
-        "host": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-        "torch": str(torch.__version__), "validation": history,
-    }
-    save_weights(model, out, summary)
-    log(f"saved {out}")
-    return summary
-
-
-def lr_factor(step: int, warmup: int, iterations: int) -> float:
-    """Linear warm-up over `warmup` steps, then cosine decay to 0 at `iterations`."""
-    cosine = 0.5 * (1 + math.cos(math.pi * min(step, iterations) / iterations))
-    return min(1.0, (step + 1) / warmup) * cosine
-
-
-def _cpu() -> float:
-    t = os.times()
-    return t.user + t.system
-
-
 def save_weights(model: torch.nn.Module, path: str | Path, summary: dict[str, Any]) -> None:
     """Save state dict, architecture config and the training summary (weights_only-loadable)."""
     path = Path(path)
@@ -217,15 +138,3 @@ def validate(model: torch.nn.Module, dataset: Any) -> dict[str, float]:
     keys = ("Car/3d/moderate/R40", "Car/bev/moderate/R40", "Car/bbox/moderate/R40",
             "Pedestrian/3d/moderate/R40", "Cyclist/3d/moderate/R40")
     return {k: float(flat[k]) for k in keys if k in flat}
-
-
-def train_stereo3d_cli(out: str | Path, **kwargs: Any) -> str:
-    """What `icm-bench train stereo3d` prints: progress lines, then the final validation."""
-    summary = train_stereo3d(out, **kwargs)
-    last = summary["validation"][-1] if summary["validation"] else {}
-    lines = [f"weights: {out}",
-             f"training: {summary['iterations']} iterations in "
-             f"{summary['train_wall_s']:.0f} s wall "
-             f"({summary['train_cpu_s']:.0f} s CPU, {summary['threads']} threads)"]
-    lines += [f"  {k}: {v:.2f}" for k, v in last.items() if k != "iteration"]
-    return "\n".join(lines)

@@ -22,6 +22,9 @@ STATE_FORMAT = "icm-bench/train-state/1"
 
 def lr_factor(spec: OptimSpec, step: int, total: int) -> float:
     """The learning-rate multiplier at `step` (warm-up, then constant / step / cosine)."""
+    if spec.schedule == "cosine-full":
+        ramp = min(1.0, (step + 1) / max(1, spec.warmup_steps))
+        return ramp * 0.5 * (1 + math.cos(math.pi * min(step, total) / max(1, total)))
     if step < spec.warmup_steps:
         return (step + 1) / spec.warmup_steps
     if spec.schedule == "step":
@@ -208,7 +211,8 @@ class Trainer:
                     self.elapsed += time.perf_counter() - t0
                     t0, steps0 = time.perf_counter(), self.step
                     self._save()
-                if self.recipe.eval_every and self.step % self.recipe.eval_every == 0:
+                if (self.recipe.eval_every and self.step % self.recipe.eval_every == 0
+                        and self.step < self.total):
                     self._evaluate()
         except KeyboardInterrupt:
             self.elapsed += time.perf_counter() - t0

@@ -128,16 +128,3 @@ def test_detection_dicts_and_annos_convert_both_ways():
              "location": [1.0, 1.6, 20.0], "rotation_y": 0.15, "score": 0.9}]
     assert anno_to_detections(detections_to_anno(dets)) == dets
     assert len(detections_to_anno([])["name"]) == 0
-
-
-def test_training_runs_end_to_end_and_writes_loadable_weights(tmp_path):
-    from bench.train.stereo3d import train_stereo3d_cli
-
-    lines = []
-    text = train_stereo3d_cli(tmp_path / "w.pt", n_train=4, n_val=2, iterations=2, batch_size=2,
-                              crop_width=160, data_root=tmp_path / "data", workers=1,
-                              eval_every=2, log=lines.append)
-    assert "2 iterations" in text and "Car/3d/moderate/R40" in text
-    assert any(line.startswith("it 1/2 loss=") for line in lines)
-    _, summary = load_stereo3d(tmp_path / "w.pt")
-    assert summary["iterations"] == 2 and summary["validation"][-1]["iteration"] == 2
