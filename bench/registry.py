@@ -150,6 +150,10 @@ for _name, _target, _help in [
      "MVSFC-Net: joint stereo multi-scale feature compression (one bitstream)"),
     ("sa-icm", "bench.codecs.sa_icm:SaIcmCodec",
      "SA-ICM + feature fusion: scalable, base layer for machines, enhancement for humans"),
+    ("sa-icm-mse", "bench.codecs.sa_icm:SaIcmMseCodec",
+     "the MSE-trained LIC-TCM of the SA-ICM base's size (one layer; scalable preset's baseline)"),
+    ("sa-icm-simulcast", "bench.codecs.sa_icm:SaIcmSimulcastCodec",
+     "simulcast: the SA-ICM base layer plus an independent MSE codec stream (two layers)"),
 ]:
     CODECS.register(_name, _target, _help)
 
