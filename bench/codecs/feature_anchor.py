@@ -44,12 +44,16 @@ def vvenc_frame_encode_args(
     ffmpeg: str, yuv: str | Path, bitstream: str | Path, width: int, height: int,
     qp: int, preset: str,
 ) -> list[str]:
-    """ffmpeg/libvvenc: one yuv420p10le frame -> raw Annex-B VVC, fixed QP, no QP adaptation."""
+    """ffmpeg/libvvenc: one yuv420p10le frame -> raw Annex-B VVC at slice QP `qp`.
+
+    Fixed QP, no QP adaptation, and no intra QP offset (libvvenc's random-access default
+    would code the intra picture at qp - 3; VTM's all-intra anchor codes it at qp).
+    """
     return [
         ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-f", "rawvideo",
         "-pix_fmt", "yuv420p10le", "-s", f"{width}x{height}", "-i", str(yuv), "-frames:v", "1",
-        "-c:v", "libvvenc", "-preset", preset, "-qp", str(qp), "-qpa", "0", "-threads", "1",
-        "-f", "vvc", "-y", str(bitstream),
+        "-c:v", "libvvenc", "-preset", preset, "-qp", str(qp), "-qpa", "0",
+        "-vvenc-params", "IntraQPOffset=0", "-threads", "1", "-f", "vvc", "-y", str(bitstream),
     ]
 
 
@@ -150,7 +154,8 @@ class FeatureAnchorCodec(ExternalCodec):
             if self.inner == "vtm":
                 self._version = f"VTM {vtm_version(self.vtm_tools().encoder)}"
             else:
-                self._version = f"libvvenc via ffmpeg {ffmpeg_version(ffmpeg_exe())}"
+                # "slice QP": since IntraQPOffset=0 (earlier streams were at qp - 3)
+                self._version = f"libvvenc via ffmpeg {ffmpeg_version(ffmpeg_exe())}, slice QP"
         return self._version
 
     def encode(self, payload: dict[str, np.ndarray], point: RatePoint) -> Bitstream:

@@ -7,7 +7,7 @@ import pytest
 
 from bench.codecs import ffmpeg_base
 from bench.codecs.base import build_codec
-from bench.codecs.ffmpeg import JpegCodec, VvencCodec, X265Codec
+from bench.codecs.ffmpeg import MjpegCodec, VvencCodec, X265Codec, vvc_slice_qps
 from bench.codecs.ffmpeg_bin import ffmpeg_exe
 from bench.codecs.yuv import read_y4m, scaled_size, yuv420_to_rgb
 from bench.errors import CodecError
@@ -15,10 +15,10 @@ from bench.metrics.quality import psnr_rgb
 from bench.types import Bitstream, RatePoint
 
 FAST = {"vvenc": {"preset": "faster"}, "x265": {"preset": "ultrafast"}, "aom": {"cpu_used": 8},
-        "svtav1": {"preset": 10}, "jpeg": {}, "webp": {"method": 0}, "jpegxl": {"effort": 3}}
+        "svtav1": {"preset": 10}, "mjpeg": {}, "webp": {"method": 0}, "jpegxl": {"effort": 3}}
 # (point kind, a high-quality setting, a low-quality setting)
 POINTS = {"vvenc": ("qp", 22, 42), "x265": ("qp", 22, 42), "aom": ("qp", 10, 50),
-          "svtav1": ("qp", 20, 55), "jpeg": ("q", 2, 20), "webp": ("quality", 95, 20),
+          "svtav1": ("qp", 20, 55), "mjpeg": ("q", 2, 20), "webp": ("quality", 95, 20),
           "jpegxl": ("distance", 0.5, 6.0)}
 
 
@@ -84,7 +84,7 @@ def test_streams_signal_full_range(tmp_path, name, image):
 
 
 @pytest.mark.parametrize("name,magic", [("x265", b"\x00\x00\x00\x01"), ("aom", b"\x12\x00"),
-                                        ("jpeg", b"\xff\xd8"), ("webp", b"RIFF"),
+                                        ("mjpeg", b"\xff\xd8"), ("webp", b"RIFF"),
                                         ("jpegxl", b"\xff\x0a")])
 def test_raw_stream_formats(name, magic, image):
     kind, good, _ = POINTS[name]
@@ -93,7 +93,7 @@ def test_raw_stream_formats(name, magic, image):
     assert b"Lavc" not in data and b"x265 (build" not in data  # no encoder banners counted
 
 
-@pytest.mark.parametrize("name", ["vvenc", "x265", "jpeg"])
+@pytest.mark.parametrize("name", ["vvenc", "x265", "mjpeg"])
 def test_odd_sizes_are_cropped_right(name):
     odd = smooth_image(37, 53, seed=3)
     codec = build_codec(name, FAST[name])
@@ -154,7 +154,7 @@ def test_point_validation(image):
     with pytest.raises(CodecError, match="integer"):
         codec.encode(image, RatePoint("qp", 31.5))
     with pytest.raises(CodecError, match="2..31"):
-        JpegCodec().encode(image, RatePoint("q", 1))
+        MjpegCodec().encode(image, RatePoint("q", 1))
     with pytest.raises(CodecError, match="H x W x 3"):
         codec.encode(image[..., 0], RatePoint("qp", 32))
     with pytest.raises(CodecError, match="16x16"):
@@ -178,14 +178,21 @@ def test_params_and_version(name):
     assert {"ffmpeg", "timeout_s"}.isdisjoint(params)
     version = codec.version()
     assert version.startswith("ffmpeg ") and f" {codec.encoder} w" in version
+    assert codec.describe() and "\n" not in codec.describe() and codec.chroma
+
+
+def test_vvenc_version_names_its_option_set():
+    """Streams coded before IntraQPOffset=0 were at QP - 3: the version (job key) differs."""
+    assert VvencCodec().version().endswith(".o2")
 
 
 def test_encoder_options_are_pure_argument_builders():
     assert VvencCodec(preset="fast").encoder_options(37) == {
-        "c:v": "libvvenc", "preset": "fast", "qp": 37, "qpa": 0, "vvenc-params": "videofullrange=1"}
+        "c:v": "libvvenc", "preset": "fast", "qp": 37, "qpa": 0,
+        "vvenc-params": "videofullrange=1:IntraQPOffset=0"}
     x265 = X265Codec(tune="").encoder_options(22)
     assert x265["qp"] == 22 and "tune" not in x265 and "info=0" in x265["x265-params"]
-    assert JpegCodec().encoder_options(5)["q:v"] == 5
+    assert MjpegCodec().encoder_options(5)["q:v"] == 5
 
 
 def test_check_names_a_missing_encoder(monkeypatch):
@@ -203,3 +210,22 @@ def test_ffmpeg_path_overrides(monkeypatch, tmp_path):
         ffmpeg_exe()
     monkeypatch.setenv("ICM_BENCH_FFMPEG", ffmpeg_exe.__globals__["_bundled_ffmpeg"]())
     assert VvencCodec().exe == ffmpeg_exe()
+
+
+@pytest.mark.parametrize("preset", ["faster", "medium"])
+def test_vvenc_slice_qp_is_the_requested_qp(image, preset):
+    """As VTM's all-intra anchor: the slice QP in the bitstream equals the point."""
+    codec = VvencCodec(preset=preset)
+    for qp in (22, 27, 37, 47, 63):
+        assert vvc_slice_qps(codec.encode(image, RatePoint("qp", qp)).data) == [qp]
+
+
+def test_slice_qp_reader_sees_libvvenc_default_offset(image):
+    """The reader can fail: libvvenc's default random-access intra offset shows as qp - 3."""
+    codec = VvencCodec(preset="faster")
+    codec.encoder_options = lambda value: {  # the options before this fix
+        "c:v": "libvvenc", "preset": "faster", "qp": int(value), "qpa": 0,
+        "vvenc-params": "videofullrange=1"}
+    assert vvc_slice_qps(codec.encode(image, RatePoint("qp", 37)).data) == [34]
+    with pytest.raises(CodecError):
+        vvc_slice_qps(b"\x00\x00\x01garbage")
