@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bench.errors import SpecError
 from bench.registry import did_you_mean
-from bench.report import content, plots
+from bench.report import content, failures, plots
 from bench.report.html_page import PageContent, render_page
 from bench.report.selection import headline_metrics, pixel_quality_names, select_metrics
 from bench.report.sources import Curve, RunData, build_curves, load_run_data, run_data_from_store
@@ -74,6 +74,7 @@ def _markdown(title: str, runs: list[RunData], headline: list[str], tables: dict
                      f"{r.plan.get('n_items', '?')} items; anchor {r.anchor or '-'})")
     if incomplete:
         parts += ["", f"**Incomplete points** (failed or missing jobs): {', '.join(incomplete)}"]
+    parts += failures.markdown_section(runs)  # why jobs failed (bench/report/failures.py)
     parts += ["", f"## Headline: {', '.join(headline) or '-'}", ""]
     parts += [f"![{m}]({plot_files[m].name})" for m in headline if m in plot_files]
     parts += ["", to_markdown(tables["headline_bd"])]

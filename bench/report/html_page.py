@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from bench.report import failures
 from bench.report.sources import RunData
 from bench.report.tables import Table, to_html
 
@@ -122,6 +123,7 @@ def render_page(c: PageContent) -> str:
         f"<h1>{_esc(c.title)}</h1>",
         f"<p class='note'>Generated {_esc(c.generated)} by icm-bench. {_esc(desc)}</p>",
         warn,
+        failures.html_section(c.runs),  # why jobs failed (bench/report/failures.py)
         f"<h2 id='headline'>Headline: {_esc(', '.join(c.headline) or 'no metrics')}</h2>",
         f"<div class='plots'>{head_figs}</div>",
         to_html(c.headline_bd, _incomplete_row),
