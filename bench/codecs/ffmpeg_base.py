@@ -3,7 +3,8 @@
 The rate is the size of the real bitstream ffmpeg writes. Video codecs code the VCM
 anchor's input (RGB -> 8-bit full-range 4:2:0, bench.codecs.yuv) left-shifted to 10
 bit, decode to 10-bit 4:2:0 and go back to RGB with rounding, then crop the padding
-or scale back. Image formats take RGB and decode to RGB. `Bitstream.meta` holds only
+or scale back. Image formats take RGB and decode to RGB. A decode is one ffmpeg call that also converts
+to RGB (and scales back); the RGB -> 4:2:0 conversion is cached per image (yuv.py). `Bitstream.meta` holds only
 the original size; the coded size is in the bitstream (SPS, sequence header, ...).
 Every encoder and decoder runs with one thread (the executors parallelise over jobs).
 """
@@ -23,8 +24,8 @@ from bench.codecs.ffmpeg_bin import (
     ffmpeg_args, ffmpeg_exe, ffmpeg_version, has_decoder, has_encoder,
 )
 from bench.codecs.yuv import (
-    SWS_FLAGS, check_rgb, read_y4m, restore_size, rgb_to_yuv420, upshift,
-    write_yuv, yuv420_to_rgb,
+    SWS_FLAGS, check_rgb, decoded_rgb_size, decoded_to_rgb_filter, read_rgb, rgb_to_yuv420,
+    upshift, write_yuv,
 )
 from bench.errors import CodecError
 from bench.types import Bitstream, RatePoint
@@ -179,13 +180,15 @@ class YuvFfmpegCodec(FfmpegCodec):
         return dst.read_bytes()
 
     def _decode(self, src: Path, width: int, height: int, tmp: Path) -> np.ndarray:
-        dst = tmp / "out.y4m"
-        output = {"f": "yuv4mpegpipe", "pix_fmt": "yuv420p10le", "strict": -1}
+        """Decode and convert to RGB (scaled back, or padded) in one ffmpeg call, then crop."""
+        dst = tmp / "out.rgb"
+        output = {"vf": decoded_to_rgb_filter(width, height, self.scale), "sws_flags": SWS_FLAGS,
+                  "pix_fmt": "rgb24", "f": "rawvideo"}
         self.run(ffmpeg_args(self.exe, src, dst, self._decoder_input(), output),
                  what=f"ffmpeg {self.decoder} decode")
-        (y, u, v), bitdepth = read_y4m(dst)
-        rgb = yuv420_to_rgb(y, u, v, self.exe, bitdepth=bitdepth, timeout=self.timeout_s)
-        return restore_size(rgb, width, height, self.exe, scale=self.scale, timeout=self.timeout_s)
+        out_w, out_h = decoded_rgb_size(width, height, self.scale)
+        rgb = read_rgb(dst, out_w, out_h, what=f"{self.decoder} decode")
+        return np.ascontiguousarray(rgb[:height, :width])
 
 
 class RgbFfmpegCodec(FfmpegCodec):

@@ -13,12 +13,22 @@ lands 1-2 levels off) and its 8-bit full-range chroma output truncates (-0.5 lev
 average), so every conversion uses ``SWS_FLAGS`` and RGB -> YUV is taken at 16 bit and
 rounded to 8 bit here. Then grey round-trips exactly and both directions equal the
 rounded BT.601 formula (to swscale's coefficient precision, about 0.1 level).
+
+Cost: each ffmpeg call costs ~15-20 ms of CPU, mostly the binary's start-up. The
+RGB -> 4:2:0 conversion of an image is a pure function of its pixels and the scale, so
+its result is kept in a small per-process cache (a sweep codes each image at every rate
+point); the decoders convert back to RGB in their own ffmpeg call
+(`decoded_to_rgb_filter`), with the same swscale path as `yuv420_to_rgb` + `restore_size`
+(bit-identical, tests/codecs/test_yuv.py).
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import tempfile
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -62,16 +72,71 @@ def check_rgb(image: object, what: str = "image") -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
+Planes = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+class PlaneCache:
+    """A least-recently-used cache of converted planes, bounded by their bytes."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._entries: OrderedDict[tuple, Planes] = OrderedDict()
+        self.hits = self.misses = 0
+
+    def get(self, key: tuple) -> Planes | None:
+        planes = self._entries.get(key)
+        if planes is None:
+            self.misses += 1
+            return None
+        self._entries.move_to_end(key)
+        self.hits += 1
+        return planes
+
+    def put(self, key: tuple, planes: Planes) -> None:
+        size = sum(p.nbytes for p in planes)
+        if size > self.max_bytes or key in self._entries:
+            return
+        for p in planes:
+            p.setflags(write=False)  # shared by every caller: never modified in place
+        self._entries[key] = planes
+        self.bytes += size
+        while self.bytes > self.max_bytes:
+            _, old = self._entries.popitem(last=False)
+            self.bytes -= sum(p.nbytes for p in old)
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self.bytes = 0
+
+
+# ICM_BENCH_YUV_CACHE_MB=0 turns the cache off.
+CONVERSION_CACHE = PlaneCache(int(float(os.environ.get("ICM_BENCH_YUV_CACHE_MB", "64")) * 2**20))
+
+
 def rgb_to_yuv420(
     rgb: np.ndarray, ffmpeg: str, scale: int | None = 100, timeout: float = 600.0
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> Planes:
     """RGB -> scaled (or padded to even) 8-bit full-range YUV 4:2:0 planes (uint8), rounded.
 
     ffmpeg scales/pads, applies the matrix and subsamples chroma at 16 bit; the samples
     are rounded to 8 bit here (swscale's own 8-bit output truncates chroma). `scale`
-    None keeps the size as it is (odd sides get ceil(side / 2) chroma samples).
+    None keeps the size as it is (odd sides get ceil(side / 2) chroma samples). Results
+    are cached per process by the image's SHA-256 (`CONVERSION_CACHE`); the planes
+    returned are read-only.
     """
     rgb = check_rgb(rgb)
+    if scale is not None:
+        scale_filter(scale)
+    key = (hashlib.sha256(rgb.data).hexdigest(), rgb.shape, scale)
+    planes = CONVERSION_CACHE.get(key)
+    if planes is None:
+        planes = _rgb_to_yuv420(rgb, ffmpeg, scale, timeout)
+        CONVERSION_CACHE.put(key, planes)
+    return planes
+
+
+def _rgb_to_yuv420(rgb: np.ndarray, ffmpeg: str, scale: int | None, timeout: float) -> Planes:
     height, width = rgb.shape[:2]
     with tempfile.TemporaryDirectory(prefix="icm-yuv-") as tmp:
         src, dst = Path(tmp) / "in.rgb", Path(tmp) / "out.y4m"
@@ -95,10 +160,12 @@ def full_range_16_to_8(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Round ffmpeg's 16-bit full-range samples to 8 bit.
 
-    ffmpeg's 16-bit full range is Y16 = 257 Y8 and C16 = 32768 + 257 (C8 - 128).
+    ffmpeg's 16-bit full range is Y16 = 257 Y8 and C16 = 32768 + 257 (C8 - 128), so
+    Y8 = floor(Y16 / 257 + 1/2) = (2 Y16 + 257) // 514 and
+    C8 = floor((C16 - 32768) / 257 + 128 + 1/2) = (2 C16 + 513) // 514, in integers.
     """
-    luma = np.floor(y / 257.0 + 0.5)
-    chroma = [np.floor((c.astype(np.float64) - 32768.0) / 257.0 + 128.5) for c in (u, v)]
+    luma = (2 * y.astype(np.int64) + 257) // 514
+    chroma = [(2 * c.astype(np.int64) + 513) // 514 for c in (u, v)]
     return tuple(np.clip(p, 0, 255).astype(np.uint8) for p in (luma, *chroma))
 
 
@@ -159,6 +226,34 @@ def restore_size(
         data = np.fromfile(dst, dtype=np.uint8)
     if data.size != height * width * 3:
         raise CodecError(f"ffmpeg gave {data.size} RGB bytes, expected {height * width * 3}")
+    return data.reshape(height, width, 3)
+
+
+def decoded_to_rgb_filter(width: int, height: int, scale: int) -> str:
+    """The filter a decoder's ffmpeg call applies to give RGB (run with `SWS_FLAGS`).
+
+    Full-range 4:2:0 (whatever the stream signals) -> rgb24 with rounding; a picture
+    coded at a reduced `scale` is scaled back to width x height in RGB, one at 100 %
+    keeps its even padding (cropped by `crop_padding`). The same swscale conversions as
+    `yuv420_to_rgb` then `restore_size`, in the decoder's process.
+    """
+    chain = "scale=in_range=full,format=rgb24"
+    return chain if scale == 100 else f"{chain},scale={width}:{height}"
+
+
+def decoded_rgb_size(width: int, height: int, scale: int) -> tuple[int, int]:
+    """(width, height) of what `decoded_to_rgb_filter` gives: the padded size at 100 %."""
+    scale_filter(scale)
+    return (width + width % 2, height + height % 2) if scale == 100 else (width, height)
+
+
+def read_rgb(path: str | Path, width: int, height: int, what: str = "ffmpeg") -> np.ndarray:
+    """A raw rgb24 frame of width x height as H x W x 3 uint8; CodecError if the size differs."""
+    data = np.fromfile(path, dtype=np.uint8)
+    if data.size != height * width * 3:
+        raise CodecError(
+            f"{what} gave {data.size} RGB bytes, expected {height * width * 3} for {width}x{height}"
+        )
     return data.reshape(height, width, 3)
 
 

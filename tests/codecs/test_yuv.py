@@ -163,3 +163,41 @@ def test_read_y4m(tmp_path):
     path.write_bytes(b"YUV4MPEG2 W4 H3 C420jpeg\nFRAME\n" + bytes(5))
     with pytest.raises(CodecError, match="truncated"):
         read_y4m(path)
+
+
+def test_full_range_16_to_8_equals_the_float_formula():
+    from bench.codecs.yuv import full_range_16_to_8
+
+    samples = np.arange(65536, dtype=np.uint16).reshape(256, 256)
+    y, u, v = full_range_16_to_8(samples, samples, samples)
+    s = samples.astype(np.float64)
+    luma = np.clip(np.floor(s / 257.0 + 0.5), 0, 255)
+    chroma = np.clip(np.floor((s - 32768.0) / 257.0 + 128.5), 0, 255)
+    assert np.array_equal(y, luma) and np.array_equal(u, chroma) and np.array_equal(v, chroma)
+
+
+def test_plane_cache_is_bounded_by_bytes_and_read_only():
+    from bench.codecs.yuv import PlaneCache
+
+    cache = PlaneCache(max_bytes=300)
+    planes = {k: tuple(np.full((10, 10), k, np.uint8) for _ in range(1)) for k in range(4)}
+    for k in (0, 1):
+        cache.put((k,), planes[k])
+    assert cache.get((0,)) is planes[0]  # 0 is now the most recent
+    cache.put((2,), planes[2])
+    cache.put((3,), planes[3])  # 400 bytes > 300: the least recent (1) goes first
+    assert cache.get((1,)) is None and cache.get((0,)) is planes[0]
+    assert cache.get((3,)) is planes[3] and cache.bytes == 300
+    with pytest.raises(ValueError):
+        planes[3][0][0, 0] = 1
+    cache.put((9,), (np.zeros(400, np.uint8),))  # larger than the cache: not kept
+    assert cache.get((9,)) is None
+
+
+def test_decoded_rgb_size_and_filter():
+    from bench.codecs.yuv import decoded_rgb_size, decoded_to_rgb_filter
+
+    assert decoded_rgb_size(53, 37, 100) == (54, 38)
+    assert decoded_rgb_size(53, 37, 50) == (53, 37)
+    assert decoded_to_rgb_filter(53, 37, 100) == "scale=in_range=full,format=rgb24"
+    assert decoded_to_rgb_filter(53, 37, 25).endswith(",scale=53:37")
