@@ -154,6 +154,28 @@ class FfmpegCodec(ExternalCodec):
         return {"f": self.demuxer, "c:v": self.decoder, "threads": 1}
 
 
+# ffmpeg's libvvenc wrapper gives the encoder an output buffer of width x height bytes per
+# picture: a picture whose access unit needs more (tiny pictures, where the parameter
+# sets alone take ~100 bytes; low QPs on detailed content) fails with exit 187
+# "Generic error in an external library".
+OUTPUT_BUFFER_BYTES_PER_PIXEL = {"libvvenc": 1.0}
+
+
+def output_buffer_error(codec: FfmpegCodec, exc: CodecError, width: int, height: int
+                        ) -> CodecError:
+    """`exc`, or, for an encoder with a per-picture output limit, an error naming it."""
+    per_pixel = OUTPUT_BUFFER_BYTES_PER_PIXEL.get(codec.encoder)
+    if per_pixel is None or "external library" not in (exc.stderr or ""):
+        return exc
+    cap = int(width * height * per_pixel)
+    return CodecError(
+        f"{codec.name}: ffmpeg's {codec.encoder} holds at most {cap} bytes for this "
+        f"{width}x{height} picture ({8 * per_pixel:g} bits per pixel) and the encoder needed "
+        "more: pictures smaller than about 32x32 (their headers alone take ~100 bytes) or "
+        "low QPs on detailed content cannot be coded; use larger images, a higher QP, or VTM",
+        command=exc.command, stderr=exc.stderr)
+
+
 class YuvFfmpegCodec(FfmpegCodec):
     """Video codecs coding one intra picture of the anchor's 10-bit full-range 4:2:0."""
 
@@ -176,7 +198,11 @@ class YuvFfmpegCodec(FfmpegCodec):
         source = {"f": "rawvideo", "pix_fmt": "yuv420p10le", "s": f"{width}x{height}",
                   "color_range": "pc"}
         output = {**self.encoder_options(value), "threads": 1, "f": self.muxer}
-        self.run(ffmpeg_args(self.exe, src, dst, source, output), what=f"ffmpeg {self.encoder}")
+        try:
+            self.run(ffmpeg_args(self.exe, src, dst, source, output),
+                     what=f"ffmpeg {self.encoder}")
+        except CodecError as exc:
+            raise output_buffer_error(self, exc, width, height) from None
         return dst.read_bytes()
 
     def _decode(self, src: Path, width: int, height: int, tmp: Path) -> np.ndarray:
