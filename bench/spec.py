@@ -20,9 +20,10 @@ from bench.registry import did_you_mean
 
 SPEC_SCHEMA_VERSION = 1
 PRESETS_DIR = Path(__file__).parent / "presets"
-REPO_ROOT = Path(__file__).resolve().parent.parent
-ANCHORS_DIRS = (Path("anchors"), REPO_ROOT / "anchors")
-MANIFEST_DIRS = (Path("datasets"), REPO_ROOT / "datasets")
+# Shipped with the package (package data), so a wheel or `pip install .` finds them;
+# a folder of the same name in the working directory comes first (your own definitions).
+ANCHORS_DIRS = (Path("anchors"), Path(__file__).parent / "anchors")
+MANIFEST_DIRS = (Path("datasets"), Path(__file__).parent / "manifests")
 
 PointValue = Union[int, float, str]
 

@@ -1,0 +1,1 @@
+"""MPEG anchor codec definitions (`include: <name>` in a spec), shipped as package data."""

@@ -1,0 +1,1 @@
+"""Dataset manifests (`dataset: {manifest: <name>}` in a spec), shipped as package data."""
