@@ -1,8 +1,14 @@
-"""Provenance written into every run: code, packages, codec binaries, host, CPU, GPU."""
+"""Provenance written into every run: code, packages, codec binaries, host, CPU, GPU, threads.
+
+Cheap by design (it is collected on every run, also a rerun with nothing to do):
+no torch import (GPUs are read from the NVIDIA driver, or from torch only when the
+process already imported it), installed distributions from the dist-info folder names.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import subprocess
 import sys
@@ -46,23 +52,44 @@ def git_info(path: Path | None = None) -> dict[str, Any]:
     }
 
 
-def package_versions() -> dict[str, str]:
-    """Versions of the key packages, then of every installed distribution."""
-    out: dict[str, str] = {}
-    for name in KEY_PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
+def _normalized(name: str) -> str:
+    return name.lower().replace("-", "_").replace(".", "_")
+
+
+def package_versions(dists: dict[str, str] | None = None) -> dict[str, str]:
+    """Versions of the key packages (those installed), from `all_distributions`."""
+    by_name = {_normalized(k): v for k, v in (dists or all_distributions()).items()}
+    return {name: by_name[_normalized(name)] for name in KEY_PACKAGES
+            if _normalized(name) in by_name}
 
 
 def all_distributions() -> dict[str, str]:
-    dists = {}
-    for d in metadata.distributions():
-        name = d.metadata.get("Name")
-        if name:
-            dists[name] = d.version
+    """name -> version of every installed distribution (the first on sys.path wins).
+
+    Read from the `<name>-<version>.dist-info` folder names (a metadata file is parsed
+    only for folders without a version in their name, such as editable egg-info).
+    """
+    dists: dict[str, str] = {}
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for folder in names:
+            if folder.endswith(".dist-info"):
+                stem = folder[: -len(".dist-info")]
+            elif folder.endswith(".egg-info"):
+                stem = folder[: -len(".egg-info")]
+            else:
+                continue
+            name, _, version = stem.partition("-")
+            version = version.split("-")[0]
+            if not version:
+                try:
+                    version = metadata.PathDistribution(Path(entry or ".") / folder).version
+                except Exception:  # noqa: BLE001 - a broken folder is left out
+                    continue
+            dists.setdefault(name, version)
     return dict(sorted(dists.items(), key=lambda kv: kv[0].lower()))
 
 
@@ -76,17 +103,56 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def gpu_info() -> dict[str, Any]:
+def _driver_gpus(root: Path = Path("/proc/driver/nvidia/gpus")) -> list[str]:
+    """GPU models as the NVIDIA driver lists them (no CUDA initialisation, no torch)."""
+    models = []
     try:
-        import torch
-    except ImportError:
-        return {"available": False}
-    if not torch.cuda.is_available():
-        return {"available": False}
+        folders = sorted(root.iterdir())
+    except OSError:
+        return []
+    for folder in folders:
+        try:
+            text = (folder / "information").read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("Model:"):
+                models.append(line.split(":", 1)[1].strip())
+    return models
+
+
+def gpu_info() -> dict[str, Any]:
+    """The GPUs: from torch if this process already imported it, else from the driver."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        if not torch.cuda.is_available():
+            return {"available": False}
+        return {
+            "available": True,
+            "devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
+            "cuda": torch.version.cuda,
+        }
+    models = _driver_gpus()
+    return {"available": True, "devices": models, "source": "nvidia driver"} if models else \
+        {"available": False}
+
+
+def threads_info(execution: dict[str, Any] | None) -> dict[str, Any]:
+    """How many threads a job uses, and how many jobs run at once."""
+    execution = dict(execution or {})
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    executor = execution.get("executor") or "process"
+    workers = 1 if executor == "serial" else (execution.get("workers") or cores)
+    per_job = int(execution.get("threads_per_worker") or 1)
     return {
-        "available": True,
-        "devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
-        "cuda": torch.version.cuda,
+        "executor": executor,
+        "workers": workers if not execution.get("address") else "the Dask cluster's",
+        "threads_per_job": per_job,
+        "codec_binary_threads": 1,
+        "note": (f"each job runs on {per_job} thread(s): numpy/torch get {per_job} "
+                 "(OMP/MKL/OpenBLAS and torch.set_num_threads) and every codec binary runs "
+                 "single-threaded (ffmpeg -threads 1); jobs run in parallel, "
+                 "one per worker"),
     }
 
 
@@ -100,17 +166,21 @@ def ffmpeg_info() -> dict[str, Any]:
         return {"error": str(exc)}
 
 
-def collect(codec_versions: dict[str, str] | None = None) -> dict[str, Any]:
-    """Everything we record about how and where a run was produced."""
-    import os
+def collect(codec_versions: dict[str, str] | None = None,
+            execution: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Everything we record about how and where a run was produced.
 
+    `execution`: the spec's `execute` section (executor, workers, threads_per_worker),
+    recorded as the threads a job uses.
+    """
+    dists = all_distributions()
     return {
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "icm_bench": bench.__version__,
         "git": git_info(),
         "python": sys.version.split()[0],
-        "packages": package_versions(),
-        "distributions": all_distributions(),
+        "packages": package_versions(dists),
+        "distributions": dists,
         "codecs": dict(codec_versions or {}),
         "ffmpeg": ffmpeg_info(),
         "host": {
@@ -120,4 +190,5 @@ def collect(codec_versions: dict[str, str] | None = None) -> dict[str, Any]:
             "cores": os.cpu_count(),
         },
         "gpu": gpu_info(),
+        "threads": threads_info(execution),
     }
