@@ -217,6 +217,22 @@ class RunStore:
                 (label, point, signature, json.dumps(value.to_json())),
             )
 
+    # ------------------------------------------------------------ whole-run queries (one each)
+
+    def job_states(self) -> dict[str, tuple[str, float]]:
+        """job key -> (status, finished Unix time) of every stored job."""
+        rows = self.con.execute("SELECT key, status, finished FROM jobs")
+        return {key: (status, finished) for key, status, finished in rows}
+
+    def point_rows(self) -> dict[tuple[str, str], tuple[str, str]]:
+        """(label, point text) -> (signature, Point JSON text) of every computed point."""
+        rows = self.con.execute("SELECT label, point, signature, value FROM points")
+        return {(label, point): (sig, value) for label, point, sig, value in rows}
+
+    def meta_texts(self) -> dict[str, str]:
+        """meta key -> its JSON text, for every entry."""
+        return dict(self.con.execute("SELECT key, value FROM meta"))
+
 
 def open_run(run: str | Path, results_dir: str | Path = "results") -> RunStore:
     """A run by name (results/<name>) or by folder path."""
