@@ -166,8 +166,37 @@ def make_plan(spec: RunSpec) -> Plan:
                     keep_bitstreams=spec.store.keep_bitstreams,
                     threads=spec.execute.threads_per_worker))
     # Two curves with identical codec settings share their jobs.
-    plan.jobs = list({j.key: j for j in plan.jobs}.values())
+    plan.jobs = execution_order(list({j.key: j for j in plan.jobs}.values()))
     return plan
+
+
+def execution_order(jobs: list[Job]) -> list[Job]:
+    """The order jobs are handed to workers: codecs interleaved, each shard at every point.
+
+    Codecs take turns (one job each), and each codec goes shard by shard through all its
+    rate points. So the first jobs measure every codec and point (the progress ETA is
+    right early), the same images reach a worker at several points in a row (its
+    RGB -> YUV conversion cache hits), and the last round holds each codec's cheapest
+    points rather than one codec's slowest. The display order (plan rows) is unchanged.
+    """
+    per_codec: dict[str, list[Job]] = {}
+    for j in jobs:
+        per_codec.setdefault(j.label, []).append(j)
+    queues = []
+    for codec_jobs in per_codec.values():
+        points = list(dict.fromkeys(json_point(j.point) for j in codec_jobs))
+        rank = {p: i for i, p in enumerate(points)}
+        queues.append(sorted(codec_jobs, key=lambda j: (j.shard, rank[json_point(j.point)])))
+    order = []
+    for i in range(max((len(q) for q in queues), default=0)):
+        order.extend(q[i] for q in queues if i < len(q))
+    return order
+
+
+def json_point(point: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(point, sort_keys=True)
 
 
 def content_fingerprint(dataset: Any) -> str:
