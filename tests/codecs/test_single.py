@@ -70,7 +70,9 @@ def test_run_single_user_errors(png, tmp_path):
     with pytest.raises(SpecError, match="does not exist"):
         run_single("jpeg", tmp_path / "nope.png", "5", [], tmp_path)
     with pytest.raises(BenchError, match="2..31"):
-        run_single("jpeg", png, "50", [], tmp_path)
+        run_single("mjpeg", png, "50", [], tmp_path)
+    with pytest.raises(BenchError, match="1..100"):
+        run_single("jpeg", png, "101", [], tmp_path)
     with pytest.raises(SpecError, match="not a single-image codec"):
         run_single("feature-anchor", png, "35", [], tmp_path)
 
