@@ -11,7 +11,6 @@ Every encoder and decoder runs with one thread (the executors parallelise over j
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Sequence
 
@@ -25,7 +24,7 @@ from bench.codecs.ffmpeg_bin import (
 )
 from bench.codecs.yuv import (
     SWS_FLAGS, check_rgb, decoded_rgb_size, decoded_to_rgb_filter, read_rgb, rgb_to_yuv420,
-    upshift, write_yuv,
+    scratch, upshift, write_yuv,
 )
 from bench.errors import CodecError
 from bench.types import Bitstream, RatePoint
@@ -128,7 +127,7 @@ class FfmpegCodec(ExternalCodec):
         """One RGB image -> its bitstream (meta: the original width and height)."""
         image = check_rgb(payload)
         value = self.point_value(point)
-        with tempfile.TemporaryDirectory(prefix="icm-ffmpeg-") as tmp:
+        with scratch("icm-ffmpeg-") as tmp:
             data = self._encode(image, value, Path(tmp))
         return Bitstream.single(data, width=image.shape[1], height=image.shape[0])
 
@@ -139,7 +138,7 @@ class FfmpegCodec(ExternalCodec):
             width, height = int(bitstream.meta["width"]), int(bitstream.meta["height"])
         except (KeyError, TypeError, ValueError) as exc:
             raise CodecError(f"{self.name}: bitstream meta lacks the original size") from exc
-        with tempfile.TemporaryDirectory(prefix="icm-ffmpeg-") as tmp:
+        with scratch("icm-ffmpeg-") as tmp:
             src = Path(tmp) / "in.bin"
             src.write_bytes(bitstream.data)
             return self._decode(src, width, height, Path(tmp))

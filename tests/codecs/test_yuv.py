@@ -201,3 +201,17 @@ def test_decoded_rgb_size_and_filter():
     assert decoded_rgb_size(53, 37, 50) == (53, 37)
     assert decoded_to_rgb_filter(53, 37, 100) == "scale=in_range=full,format=rgb24"
     assert decoded_to_rgb_filter(53, 37, 25).endswith(",scale=53:37")
+
+
+def test_scratch_folders_go_where_asked_and_are_removed(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from bench.codecs.yuv import scratch, scratch_root
+
+    monkeypatch.setenv("ICM_BENCH_SCRATCH", str(tmp_path))
+    assert scratch_root() == str(tmp_path)
+    with scratch("t-") as folder:
+        assert Path(folder).parent == tmp_path and Path(folder).name.startswith("t-")
+    assert not Path(folder).exists()
+    monkeypatch.delenv("ICM_BENCH_SCRATCH")
+    assert Path(scratch_root()).is_dir()
