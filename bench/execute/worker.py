@@ -5,16 +5,23 @@ features); each is encoded once; then every distinct decode request of the tasks
 (layers x target) decodes the bitstream(s) once, the output path assembles what the
 tasks score (images or features), and each task bound to that request scores it.
 Image predictions are batched over the job's items (`Task.predict_batch`).
+
+A worker keeps the samples it loaded in a small cache (`SampleCache`, bounded by bytes):
+a sweep codes each image at every rate point, and the plan hands a worker the same
+shard at several points in a row, so each image is read and decoded from disk about
+once per worker instead of once per point. Callers get copies (never the cached arrays).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
 import sys
 import time
 import traceback
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -28,6 +35,75 @@ from bench.timing import Timer, timing_env
 from bench.types import Bitstream, RatePoint, Sample
 
 _items_seen: dict[tuple[str, str], int] = {}  # (codec, point) -> items coded in this process
+
+
+class SampleCache:
+    """Loaded samples of this process, least recently used first out, bounded by bytes."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self.hits = self.misses = 0
+        self._entries: OrderedDict[tuple, Sample] = OrderedDict()
+
+    @staticmethod
+    def _size(sample: Sample) -> int:
+        return sum(getattr(im, "nbytes", 0) for im in sample.images)
+
+    def load(self, dataset_key: str, dataset: Any, item_id: str) -> Sample:
+        """`dataset.load(item_id)`, from the cache when this process loaded it before."""
+        key = (dataset_key, item_id, _file_state(dataset, item_id))
+        cached = self._entries.get(key)
+        if cached is None:
+            self.misses += 1
+            sample = dataset.load(item_id)
+            self._put(key, sample)
+            cached = sample
+        else:
+            self.hits += 1
+            self._entries.move_to_end(key)
+        return _copy_sample(cached)
+
+    def _put(self, key: tuple, sample: Sample) -> None:
+        size = self._size(sample)
+        if size > self.max_bytes:
+            return
+        self._entries[key] = _copy_sample(sample)
+        self.bytes += size
+        while self.bytes > self.max_bytes:
+            _, old = self._entries.popitem(last=False)
+            self.bytes -= self._size(old)
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self.bytes = 0
+
+
+def _file_state(dataset: Any, item_id: str) -> tuple:
+    """(path, size, mtime) of the item's image files, where the dataset names them: a
+    replaced image is read again (a long-lived Dask worker may serve several runs)."""
+    files = getattr(dataset, "image_files", None)
+    if files is None:
+        return ()
+    state = []
+    for path in files(item_id):
+        try:
+            st = os.stat(path)
+        except OSError:
+            return ()
+        state.append((str(path), st.st_size, st.st_mtime_ns))
+    return tuple(state)
+
+
+def _copy_sample(sample: Sample) -> Sample:
+    """A copy whose arrays and dicts can be changed without touching the original."""
+    return dataclasses.replace(
+        sample, images=tuple(im.copy() if hasattr(im, "copy") else im for im in sample.images),
+        meta=dict(sample.meta), calib=dict(sample.calib) if sample.calib is not None else None)
+
+
+# ICM_BENCH_SAMPLE_CACHE_MB=0 turns the cache off.
+SAMPLES = SampleCache(int(float(os.environ.get("ICM_BENCH_SAMPLE_CACHE_MB", "128")) * 2**20))
 
 
 @lru_cache(maxsize=8)
@@ -228,10 +304,12 @@ def run_job(job: Job) -> JobResult:
         result.wall_s = time.perf_counter() - t0
         return result
     env = timing_env(s.codec.device)
+    dataset_key = json.dumps(job.dataset, sort_keys=True)
     for item_id in job.item_ids:
         rec = ItemResult(item_id=item_id)
         try:
-            rec = _run_item(job, s, dataset.load(item_id))
+            sample = SAMPLES.load(dataset_key, dataset, item_id)
+            rec = _run_item(job, s, sample)
             _mark_warmup(s, job, rec)
             rec.timing["env"] = env
         except Exception as exc:  # noqa: BLE001 - one item's failure is recorded
