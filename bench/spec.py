@@ -70,10 +70,21 @@ class CodecSpec(_Model):
         return self
 
 
+class BootstrapSpec(_Model):
+    """Confidence intervals of BD values by resampling the dataset's items (0 = off)."""
+
+    resamples: int = Field(200, ge=0, description="bootstrap replicates; 0 turns it off")
+    seed: int = 0
+    confidence: float = Field(0.95, gt=0, lt=1, description="of the percentile interval")
+
+
 class BDSpec(_Model):
     method: Literal["pchip", "cubic", "akima"] = "pchip"
-    monotonic: bool = False
+    monotonic: Union[Literal["strict", "auto", "always"], bool] = Field(
+        "auto", description="auto: fit task-accuracy curves that are not monotonic; "
+                            "strict (false): never; always (true): every curve")
     metrics: Optional[list[str]] = None
+    bootstrap: BootstrapSpec = Field(default_factory=BootstrapSpec)
 
 
 class ExecuteSpec(_Model):
@@ -119,6 +130,8 @@ class RunSpec(_Model):
     tasks: Optional[list[TaskSpec]] = Field(None, description="several tasks (<name>/<metric>)")
     codecs: list[CodecSpec]
     anchor: Optional[str] = None
+    anchors: Optional[list[str]] = Field(
+        None, description="several anchors: BD tables compare every codec with each")
     bd: BDSpec = Field(default_factory=BDSpec)
     execute: ExecuteSpec = Field(default_factory=ExecuteSpec)
     store: StoreSpec = Field(default_factory=StoreSpec)
@@ -137,10 +150,11 @@ class RunSpec(_Model):
         dupes = sorted({x for x in labels if labels.count(x) > 1})
         if dupes:
             raise ValueError(f"codec names must be unique; repeated: {dupes}")
-        if self.anchor is not None and self.anchor not in labels:
-            raise ValueError(
-                f"anchor {self.anchor!r} is not one of the codecs.{did_you_mean(self.anchor, labels)}"
-            )
+        for anchor in self.anchor_list():
+            if anchor not in labels:
+                raise ValueError(
+                    f"anchor {anchor!r} is not one of the codecs.{did_you_mean(anchor, labels)}"
+                )
         if self.task is not None and self.tasks is not None:
             raise ValueError("give either `task` (one task) or `tasks` (a list), not both")
         if self.tasks is not None:
@@ -156,6 +170,10 @@ class RunSpec(_Model):
                 f"{SPEC_SCHEMA_VERSION})"
             )
         return self
+
+    def anchor_list(self) -> list[str]:
+        """The curves BD tables compare against: `anchor`, then `anchors` (no repeats)."""
+        return list(dict.fromkeys(([self.anchor] if self.anchor else []) + (self.anchors or [])))
 
     def task_list(self) -> list[TaskSpec]:
         """The tasks to score, with their metric prefixes.

@@ -5,6 +5,11 @@ quality interval both curves cover, reported as 100 * (10 ** mean - 1) percent
 (negative = the test needs fewer bits). BD-quality is the mean difference of
 quality, as a function of log10 rate, over the log-rate interval both cover, in the
 curve's own unit. Fits: "pchip" (the JVET/JCT-VC sheet), "cubic" (VCEG-M33), "akima".
+
+Monotonic fit modes (`monotonic`): "strict" (False) never fits, and a curve whose
+quality does not increase with rate has no BD number; "always" (True) replaces every
+curve's quality by its monotonic concave cubic fit; "auto" fits only a curve whose
+raw quality does not increase, and the result says which curves were fitted.
 """
 
 from __future__ import annotations
@@ -20,6 +25,20 @@ import numpy as np
 from bench.analysis.bd_fit import METHODS, fit_curve, monotonic_cubic_fit
 from bench.errors import AnalysisError
 
+MONOTONIC_MODES: tuple[str, ...] = ("strict", "auto", "always")
+
+
+def monotonic_mode(value: bool | str | None) -> str:
+    """"strict", "auto" or "always" from a mode or the older flag (False/None, True)."""
+    if value is None or value is False:
+        return "strict"
+    if value is True:
+        return "always"
+    if value in MONOTONIC_MODES:
+        return str(value)
+    raise AnalysisError(f"unknown monotonic mode {value!r}: choose one of "
+                        f"{', '.join(MONOTONIC_MODES)} (or true = always, false = strict)")
+
 
 @dataclass(frozen=True)
 class BDResult:
@@ -27,8 +46,9 @@ class BDResult:
 
     A number is None only where its overlap is empty and the other number was the
     one asked for (`bd_rate` needs the quality overlap, `bd_quality` the log-rate
-    one); `notes` then says why. With `monotonic_fit`, the *_quality_fit fields
-    hold the fitted quality values (sorted by rate) that replaced the measured ones.
+    one); `notes` then says why. `monotonic_fit` is True when a curve's quality was
+    replaced by its monotonic fit (`anchor_fitted` / `test_fitted` say which); the
+    *_quality_fit fields then hold the fitted values (sorted by rate).
     """
 
     bd_rate_percent: float | None
@@ -42,6 +62,20 @@ class BDResult:
     anchor_quality_fit: tuple[float, ...] | None = None
     test_quality_fit: tuple[float, ...] | None = None
     notes: tuple[str, ...] = ()
+
+    @property
+    def anchor_fitted(self) -> bool:
+        return self.anchor_quality_fit is not None
+
+    @property
+    def test_fitted(self) -> bool:
+        return self.test_quality_fit is not None
+
+    @property
+    def fitted(self) -> str:
+        """Which curves were fitted: "", "anchor", "test" or "both"."""
+        both = {(True, True): "both", (True, False): "anchor", (False, True): "test"}
+        return both.get((self.anchor_fitted, self.test_fitted), "")
 
     @property
     def overlap_rate(self) -> tuple[float, float] | None:
@@ -63,15 +97,18 @@ class BDResult:
             "n_test": self.n_test,
         }
         if self.monotonic_fit:
-            out["anchor_quality_fit"] = list(self.anchor_quality_fit or ())
-            out["test_quality_fit"] = list(self.test_quality_fit or ())
+            out["fitted"] = self.fitted
+            if self.anchor_fitted:
+                out["anchor_quality_fit"] = list(self.anchor_quality_fit or ())
+            if self.test_fitted:
+                out["test_quality_fit"] = list(self.test_quality_fit or ())
         if self.notes:
             out["notes"] = list(self.notes)
         return out
 
     def summary(self) -> str:
         """A few human-readable lines."""
-        fit = " (monotonic cubic fit)" if self.monotonic_fit else ""
+        fit = f" (monotonic cubic fit: {self.fitted})" if self.monotonic_fit else ""
         lines = [f"method: {self.method}{fit}"]
         if self.bd_rate_percent is not None and self.overlap_quality is not None:
             lo, hi = self.overlap_quality
@@ -95,7 +132,7 @@ def bd_rate(
     test_rate: Sequence[float],
     test_q: Sequence[float],
     method: str = "pchip",
-    monotonic: bool = False,
+    monotonic: bool | str = False,
     anchor_label: str = "anchor",
     test_label: str = "test",
 ) -> BDResult:
@@ -115,7 +152,7 @@ def bd_quality(
     test_rate: Sequence[float],
     test_q: Sequence[float],
     method: str = "pchip",
-    monotonic: bool = False,
+    monotonic: bool | str = False,
     anchor_label: str = "anchor",
     test_label: str = "test",
 ) -> BDResult:
@@ -136,16 +173,20 @@ def bd_compare(
     test_rate: Sequence[float],
     test_q: Sequence[float],
     method: str = "pchip",
-    monotonic: bool = False,
+    monotonic: bool | str = False,
     anchor_label: str = "anchor",
     test_label: str = "test",
     need: str = "any",
 ) -> BDResult:
-    """Both BD numbers; `need` ("rate", "quality" or "any") says which must exist."""
+    """Both BD numbers; `need` ("rate", "quality" or "any") says which must exist.
+
+    `monotonic`: "strict" / False, "auto" or "always" / True (the module's docstring).
+    """
     if method not in METHODS:
         raise AnalysisError(f"unknown BD method {method!r}: choose one of {', '.join(METHODS)}")
-    a_lr, a_q, a_fit = _prepare_curve(anchor_rate, anchor_q, anchor_label, monotonic)
-    t_lr, t_q, t_fit = _prepare_curve(test_rate, test_q, test_label, monotonic)
+    mode = monotonic_mode(monotonic)
+    a_lr, a_q, a_fit = _prepare_curve(anchor_rate, anchor_q, anchor_label, mode)
+    t_lr, t_q, t_fit = _prepare_curve(test_rate, test_q, test_label, mode)
     names = f"{anchor_label!r} and {test_label!r}"
     q_overlap, q_why = _overlap(a_q, t_q, "quality", names)
     r_overlap, r_why = _overlap(a_lr, t_lr, "log10 rate", names)
@@ -161,7 +202,7 @@ def bd_compare(
         method=method,
         overlap_quality=q_overlap,
         overlap_log_rate=r_overlap,
-        monotonic_fit=monotonic,
+        monotonic_fit=a_fit is not None or t_fit is not None,
         n_anchor=len(a_q),
         n_test=len(t_q),
         anchor_quality_fit=a_fit,
@@ -202,7 +243,7 @@ def _scale_hint(a_q: np.ndarray, t_q: np.ndarray) -> str:
 
 
 def _prepare_curve(
-    rate: Sequence[float], quality: Sequence[float], label: str, monotonic: bool
+    rate: Sequence[float], quality: Sequence[float], label: str, mode: str
 ) -> tuple[np.ndarray, np.ndarray, tuple[float, ...] | None]:
     """Validate one curve; return log10 rate and quality sorted by rate, and any fit."""
     r = np.asarray(rate, dtype=float)
@@ -227,18 +268,23 @@ def _prepare_curve(
         idx = sorted({j for i in dup for j in (i, i + 1)})
         raise AnalysisError(f"curve {label!r}: duplicate rates at points {_points(r, q, idx)}")
     fitted = None
-    if monotonic:
+    if mode == "always" or (mode == "auto" and _drops(q)):
         q = monotonic_cubic_fit(np.log10(r), q)
         fitted = tuple(float(v) for v in q)
-    drops = [i for i in range(len(q) - 1) if not q[i + 1] > q[i]]
+    drops = _drops(q)
     if drops:
         idx = sorted({j for i in drops for j in (i, i + 1)})
-        what = "its monotonic cubic fit is flat" if monotonic else "quality does not increase"
-        hint = "" if monotonic else " (monotonic=True / --monotonic fits a constrained cubic)"
+        what = "its monotonic cubic fit is flat" if fitted else "quality does not increase"
+        hint = "" if fitted else " (monotonic='auto' / --monotonic fits a constrained cubic)"
         raise AnalysisError(
             f"curve {label!r}: {what} with rate between points {_points(r, q, idx)}{hint}"
         )
     return np.log10(r), q, fitted
+
+
+def _drops(q: np.ndarray) -> list[int]:
+    """Indices i where quality does not increase from point i to i + 1."""
+    return [i for i in range(len(q) - 1) if not q[i + 1] > q[i]]
 
 
 def _points(r: np.ndarray, q: np.ndarray, idx: Sequence[int]) -> str:
@@ -307,7 +353,7 @@ def bd_from_csv(
     anchor_csv: str | Path,
     test_csv: str | Path,
     method: str = "pchip",
-    monotonic: bool = False,
+    monotonic: bool | str = False,
     rate_col: str = "bpp",
     quality_col: str | None = None,
 ) -> BDResult:

@@ -126,9 +126,10 @@ def polynomial_fit(x: np.ndarray, y: np.ndarray) -> PiecewiseCubic:
 def monotonic_cubic_fit(log_rate: np.ndarray, quality: np.ndarray) -> np.ndarray:
     """Quality fitted by a cubic in log10 rate with y' >= 0 and y'' <= 0 at the points.
 
-    Least squares under those linear constraints (H. Wang et al., PCS 2024), solved
-    deterministically with SLSQP from the unconstrained fit; degree min(3, n - 1).
-    Both axes are normalised first, so the fit does not depend on the units.
+    Least squares under those linear constraints (H. Wang et al., PCS 2024); degree
+    min(3, n - 1). Both axes are normalised first, so the fit does not depend on the
+    units. The problem is a strictly convex quadratic programme, solved exactly by its
+    KKT conditions over the sets of active constraints (no iterative solver to fail).
 
     Returns:
         The fitted quality at each point, in the input's unit.
@@ -147,39 +148,40 @@ def monotonic_cubic_fit(log_rate: np.ndarray, quality: np.ndarray) -> np.ndarray
     constraints = np.vstack([slope, -curvature])
     coef = np.linalg.lstsq(vander, z, rcond=None)[0]
     if np.min(constraints @ coef) < 0:
-        coef = _constrained_least_squares(vander, z, constraints, coef)
+        coef = constrained_least_squares(vander, z, constraints)
     return vander @ coef * y_scale + y_mid
 
 
-def _constrained_least_squares(
-    a: np.ndarray, b: np.ndarray, g: np.ndarray, start: np.ndarray
-) -> np.ndarray:
-    """argmin ||a c - b||^2 subject to g c >= 0 (SLSQP; convex, so the optimum is global)."""
-    from scipy.optimize import minimize
+def constrained_least_squares(a: np.ndarray, b: np.ndarray, g: np.ndarray,
+                              tol: float = 1e-9) -> np.ndarray:
+    """argmin ||a c - b||^2 subject to g c >= 0, for a of full column rank (few columns).
 
-    result = minimize(
-        lambda c: 0.5 * float(np.sum((a @ c - b) ** 2)),
-        start,
-        jac=lambda c: a.T @ (a @ c - b),
-        constraints=[{"type": "ineq", "fun": lambda c: g @ c, "jac": lambda c: g}],
-        method="SLSQP",
-        options={"ftol": 1e-15, "maxiter": 1000},
-    )
-    if not result.success or np.min(g @ result.x) < -1e-9:
-        raise AnalysisError(f"the monotonic cubic fit did not converge: {result.message}")
-    return _polish(a, b, g, np.asarray(result.x))
+    The optimum is unique and satisfies the KKT conditions with the multipliers of some
+    linearly independent set of active constraints. Sets are tried smallest first; the
+    first KKT point found (feasible, multipliers >= 0, equations solved) is the optimum.
+    Zero constraint rows are always satisfied and skipped; as no constraint involves a
+    column that is zero in every row (the cubic's constant term), sets are at most as
+    large as the other columns.
+    """
+    from itertools import combinations
 
-
-def _polish(a: np.ndarray, b: np.ndarray, g: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """Solve the KKT system on SLSQP's active constraints exactly; keep it if it is optimal."""
-    active = g[np.abs(g @ c) < 1e-7]
-    if len(active) == 0:
-        return c
-    n, m = a.shape[1], len(active)
-    kkt = np.block([[a.T @ a, -active.T], [active, np.zeros((m, m))]])
-    rhs = np.concatenate([a.T @ b, np.zeros(m)])
-    solution = np.linalg.lstsq(kkt, rhs, rcond=None)[0]
-    exact, multipliers = solution[:n], solution[n:]
-    if np.min(g @ exact) >= -1e-12 and np.min(multipliers) >= -1e-9:
-        return exact
-    return c
+    n = a.shape[1]
+    rows = [i for i in range(len(g)) if np.any(g[i] != 0)]
+    free = int(np.count_nonzero(np.any(g[rows] != 0, axis=0))) if rows else 0
+    hessian, gradient = a.T @ a, a.T @ b
+    for size in range(1, min(free, len(rows)) + 1):
+        kkt = np.zeros((n + size, n + size))
+        kkt[:n, :n] = hessian
+        rhs = np.concatenate([gradient, np.zeros(size)])
+        for subset in combinations(rows, size):
+            active = g[list(subset)]
+            kkt[:n, n:], kkt[n:, :n] = -active.T, active
+            try:
+                solution = np.linalg.solve(kkt, rhs)
+            except np.linalg.LinAlgError:
+                continue  # dependent constraints: a smaller set covers it
+            coef, multipliers = solution[:n], solution[n:]
+            if (np.min(g @ coef) >= -tol and np.min(multipliers) >= -tol
+                    and np.allclose(kkt @ solution, rhs, atol=1e-9)):
+                return coef
+    raise AnalysisError("the monotonic cubic fit found no optimum (degenerate points?)")

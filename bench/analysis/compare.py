@@ -28,7 +28,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.analysis.bd import bd_compare
+from bench.analysis.bd import bd_compare, monotonic_mode
 from bench.errors import AnalysisError
 
 VERDICTS = ("worse", "failed", "better", "unchanged", "not comparable")
@@ -147,7 +147,8 @@ def compare_curves(
     metrics = metrics or compared_metrics(baseline, new)
     labels = list(baseline["codecs"]) + [c for c in new["codecs"] if c not in baseline["codecs"]]
     bd = baseline.get("bd") or {}
-    ctx = _Context(baseline, new, tolerance, bd.get("method") or "pchip", bool(bd.get("monotonic")))
+    ctx = _Context(baseline, new, tolerance, bd.get("method") or "pchip",
+                   monotonic_mode(bd.get("monotonic")))
     for label in labels:
         for metric in metrics:
             if result.reasons:
@@ -164,7 +165,7 @@ class _Context:
     new: dict[str, Any]
     tolerance: float
     method: str
-    monotonic: bool
+    monotonic: str  # "strict", "auto" (fit a curve only when it is not monotonic), "always"
 
     def judge(self, label: str, metric: str) -> Verdict:
         base = self.baseline["codecs"].get(label)

@@ -47,6 +47,14 @@ def metric_names(points: list[Point]) -> list[str]:
 
 @dataclass
 class BDRow:
+    """One BD comparison: `codec` against `anchor` on `metric`.
+
+    `overlap` is the quality interval BD-rate integrates over, `overlap_rate` the rate
+    interval (bpp) of BD-quality; `fitted` says which curves the monotonic fit replaced
+    ("", "anchor", "test", "both"). The *_ci fields are bootstrap percentile intervals
+    (bench.analysis.bootstrap), filled in where a run has them.
+    """
+
     codec: str
     anchor: str
     metric: str
@@ -57,9 +65,30 @@ class BDRow:
     overlap: list[float] | None
     complete: bool
     note: str = ""
+    fitted: str = ""
+    overlap_rate: list[float] | None = None
+    bd_rate_ci: list[float] | None = None
+    bd_quality_ci: list[float] | None = None
+    ci_replicates: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def is_task_accuracy(metric: str, unit: str | None = None) -> bool:
+    """A task-accuracy metric (mAP, AP3D; "fraction 0..1" or "%"), not pixel quality (dB,
+    MS-SSIM): the monotonic fit's "auto" mode applies to these only."""
+    if unit is not None and unit != "":
+        return unit != "dB"
+    return metric.rsplit("/", 1)[-1] not in PIXEL_QUALITY
+
+
+PIXEL_QUALITY = ("psnr_rgb", "psnr_y", "ms_ssim")
+
+
+def accuracy_metrics(metrics: list[str], units: dict[str, str]) -> set[str]:
+    """The task-accuracy metrics among `metrics`, by their declared units (else names)."""
+    return {m for m in metrics if is_task_accuracy(m, units.get(m))}
 
 
 def bd_table(
@@ -67,21 +96,27 @@ def bd_table(
     anchor: str,
     metrics: list[str],
     method: str = "pchip",
-    monotonic: bool = False,
+    monotonic: bool | str = False,
     directions: dict[str, bool] | None = None,
+    accuracy: set[str] | None = None,
 ) -> list[BDRow]:
     """BD-rate and BD-quality of every codec with >= 2 points against `anchor`, per metric.
 
-    A pair that cannot be compared (too few points, no overlap, a non-monotonic
-    curve) gets a row with empty numbers and the reason in `note`.
+    `monotonic` "auto" fits non-monotonic curves of the metrics in `accuracy` (default:
+    those `is_task_accuracy` names) and is "strict" on the others. A pair that cannot be
+    compared (too few points, no overlap, a non-monotonic curve in strict mode) gets a
+    row with empty numbers and the reason in `note`.
     """
-    from bench.analysis.bd import bd_rate
+    from bench.analysis.bd import bd_rate, monotonic_mode
 
+    mode = monotonic_mode(monotonic)
     directions = directions or {}
     rows: list[BDRow] = []
     for metric in metrics:
         per_codec = curves(points, metric)
         ref = per_codec.get(anchor)
+        fit_here = metric in accuracy if accuracy is not None else is_task_accuracy(metric)
+        metric_mode = "strict" if mode == "auto" and not fit_here else mode
         for codec, pts in per_codec.items():
             if codec == anchor or len(pts) < 2:
                 continue
@@ -96,12 +131,16 @@ def bd_table(
                     res = bd_rate(
                         [p.rate for p in ref], [p.value for p in ref],
                         [p.rate for p in pts], [p.value for p in pts],
-                        method=method, monotonic=monotonic, anchor_label=anchor, test_label=codec,
+                        method=method, monotonic=metric_mode, anchor_label=anchor,
+                        test_label=codec,
                     )
                     row.bd_rate_percent = res.bd_rate_percent
                     row.bd_quality = res.bd_quality
                     row.monotonic_fit = res.monotonic_fit
-                    row.overlap = list(res.to_dict().get("overlap") or [])
+                    row.fitted = res.fitted
+                    row.overlap = list(res.to_dict().get("overlap") or []) or None
+                    row.overlap_rate = list(res.to_dict().get("overlap_rate") or []) or None
+                    row.note = "; ".join(res.notes)
                 except AnalysisError as exc:
                     row.note = str(exc)
             rows.append(row)

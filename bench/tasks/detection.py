@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, ClassVar, Iterable, Mapping
+from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -67,6 +67,26 @@ class CocoDetectionEvaluator(Evaluator):
             stats = coco_evaluate(self.ground_truth(), dets, iou_type, backend=self.backend)
             out.update({f"{iou_type}/{k}": v for k, v in stats.items()})
         return out
+
+    def evaluate_resampled(self, predictions: dict[str, Any], ids: Sequence[str]
+                           ) -> dict[str, float]:
+        """Metrics over the item list `ids` (a bootstrap draw; an item drawn twice counts as
+        two images): a ground truth with one image per draw, through pycocotools."""
+        from bench.analysis.resample import coco_resampled_reference
+
+        results = [d for i in dict.fromkeys(ids) for d in (predictions.get(i) or [])]
+        self._check_categories(results)
+        return coco_resampled_reference(self.ground_truth(), results, [int(i) for i in ids],
+                                        self.iou_types)
+
+    def resampler(self, predictions: dict[str, Any]) -> Callable[[Sequence[str]], dict[str, float]]:
+        """`evaluate_resampled(predictions, ids)` for many draws: per-image matching once."""
+        from bench.analysis.resample import CocoResampler
+
+        results = [d for preds in predictions.values() for d in (preds or [])]
+        self._check_categories(results)
+        fast = CocoResampler(self.ground_truth(), results, self.iou_types)
+        return lambda ids: fast([int(i) for i in ids])
 
     def _check_categories(self, results: list[dict]) -> None:
         known = {c["id"] for c in self.ground_truth()["categories"]}

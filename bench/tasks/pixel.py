@@ -8,7 +8,7 @@ decoded images only (not features).
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
@@ -34,9 +34,18 @@ class PixelQualityEvaluator(Evaluator):
         return [m for m in quality_metric_infos() if m.name in self.names]
 
     def evaluate(self, predictions: dict[str, Any]) -> dict[str, float]:
+        return self._mean(list(predictions.values()))
+
+    def evaluate_resampled(self, predictions: dict[str, Any], ids: Sequence[str]
+                           ) -> dict[str, float]:
+        """The means over the item list `ids` (a bootstrap draw: an item drawn twice counts
+        twice); items without predictions (failed) are left out, as in `evaluate`."""
+        return self._mean([predictions[i] for i in ids if i in predictions])
+
+    def _mean(self, items: list[Any]) -> dict[str, float]:
         out = {}
         for name in self.names:
-            values = [p[name] for p in predictions.values() if isinstance(p, dict) and name in p]
+            values = [p[name] for p in items if isinstance(p, dict) and name in p]
             values = [math.inf if v == "inf" else v for v in values]
             out[name] = float(np.mean(values)) if values else math.nan
         return out

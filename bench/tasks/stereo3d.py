@@ -13,7 +13,7 @@ views, named "left/f0" ... "right/f2", float32 C x H x W (no batch axis).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
 
@@ -219,6 +219,33 @@ class KittiEvaluator(Evaluator):
         dt = [detections_to_anno(check_detections(predictions[i], i)) for i in ids]
         result = kitti_evaluate(self.dataset.label_annos(ids), dt, self.classes, self.overlaps)
         return flatten_kitti(result)
+
+    def evaluate_resampled(self, predictions: dict[str, Any], ids: Sequence[str]
+                           ) -> dict[str, float]:
+        """Metrics over the frame list `ids` (a bootstrap draw: a frame drawn twice counts as
+        two frames); frames without predictions (failed) are left out, as in `evaluate`."""
+        return self.resampler(predictions)(ids)
+
+    def resampler(self, predictions: dict[str, Any]) -> Callable[[Sequence[str]], dict[str, float]]:
+        """`evaluate_resampled(predictions, ids)` for many draws: labels read once."""
+        from bench.metrics.kitti import flatten_kitti, kitti_evaluate
+        from bench.models.stereo3d_decode import detections_to_anno
+
+        known = set(self.dataset.ids())
+        unknown = [i for i in predictions if i not in known]
+        if unknown:
+            raise TaskError(f"predictions for {len(unknown)} item(s) not in the dataset, "
+                            f"e.g. {unknown[:3]}")
+        ids = [i for i in self.dataset.ids() if i in predictions]
+        gt = dict(zip(ids, self.dataset.label_annos(ids)))
+        dt = {i: detections_to_anno(check_detections(predictions[i], i)) for i in ids}
+
+        def score(draw: Sequence[str]) -> dict[str, float]:
+            kept = [i for i in draw if i in dt]
+            return flatten_kitti(kitti_evaluate([gt[i] for i in kept], [dt[i] for i in kept],
+                                                self.classes, self.overlaps))
+
+        return score
 
 
 def check_detections(dets: Any, item_id: str) -> list[dict[str, Any]]:

@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 from scipy.interpolate import Akima1DInterpolator, PchipInterpolator
 from typer.testing import CliRunner
 
-from bench.analysis.bd import BDResult, bd_compare, bd_from_csv, bd_quality, bd_rate, read_curve_csv
+from bench.analysis.bd import (
+    BDResult, bd_compare, bd_from_csv, bd_quality, bd_rate, monotonic_mode, read_curve_csv,
+)
 from bench.errors import AnalysisError
 
 METHODS = ["pchip", "cubic", "akima"]
@@ -171,6 +173,31 @@ def test_monotonic_fit_is_used_and_reported():
     d = r.to_dict()
     assert d["monotonic_fit"] is True and len(d["anchor_quality_fit"]) == 6
     assert "monotonic" in r.summary()
+
+
+def test_auto_mode_fits_only_the_curve_that_needs_it():
+    noisy = [0.5755, 0.6840, 0.7425, 0.7661, 0.7598, 0.7867][::-1]  # ANCHOR_R is descending
+    clean = [0.5755, 0.6840, 0.7425, 0.7561, 0.7698, 0.7867][::-1]
+    r = bd_rate(ANCHOR_R, clean, ANCHOR_R, noisy, monotonic="auto")
+    assert r.monotonic_fit and r.fitted == "test" and r.anchor_quality_fit is None
+    assert r.to_dict()["fitted"] == "test" and "anchor_quality_fit" not in r.to_dict()
+    plain = bd_rate(ANCHOR_R, clean, [0.9 * v for v in ANCHOR_R], clean, monotonic="auto")
+    assert not plain.monotonic_fit and plain.fitted == ""
+    both = bd_rate(ANCHOR_R, clean, ANCHOR_R, noisy, monotonic="always")
+    assert both.fitted == "both"
+    with pytest.raises(AnalysisError, match="does not increase"):
+        bd_rate(ANCHOR_R, clean, ANCHOR_R, noisy, monotonic="strict")
+
+
+@pytest.mark.parametrize("value, mode", [(False, "strict"), (None, "strict"), (True, "always"),
+                                         ("auto", "auto"), ("strict", "strict")])
+def test_monotonic_modes_keep_the_old_flag_meaning(value, mode):
+    assert monotonic_mode(value) == mode
+
+
+def test_unknown_monotonic_mode():
+    with pytest.raises(AnalysisError, match="strict, auto, always"):
+        monotonic_mode("sometimes")
 
 
 def test_monotonic_fit_that_is_flat_is_an_error():
