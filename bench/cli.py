@@ -1,13 +1,24 @@
 """The icm-bench command line. Thin: parse, call one function, print.
 
-Every user mistake is a BenchError, caught once in `main` and printed as one line
-(exit code 2). Heavy modules are imported inside the commands.
+`main` turns every failure into one line on stderr, never a traceback
+(docs/reliability.md): usage errors and BenchErrors exit 2, OS errors (disk full,
+permissions, an executable of the wrong format) name the path and what to do (exit 1),
+Ctrl-C and SIGTERM say that finished jobs are stored (exit 130 / 143), and an
+unexpected error prints one line and writes its traceback to a file (exit 1;
+ICM_BENCH_DEBUG=1 raises it instead). Heavy modules are imported inside the commands.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import re
+import signal
 import sys
+import tempfile
+import threading
+import traceback
 from pathlib import Path
 from typing import List, Optional
 
@@ -17,12 +28,11 @@ from bench.errors import BenchError
 
 app = typer.Typer(
     add_completion=False,
-    no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="Benchmark image and feature codecs by what they do to machine vision.",
 )
-eval_app = typer.Typer(no_args_is_help=True, help="Evaluate prediction files directly.")
-codec_app = typer.Typer(no_args_is_help=True, help="Run one codec on one input.")
+eval_app = typer.Typer(help="Evaluate prediction files directly.")
+codec_app = typer.Typer(help="Run one codec on one input.")
 app.add_typer(eval_app, name="eval")
 app.add_typer(codec_app, name="codec")
 
@@ -31,9 +41,35 @@ def _echo_json(obj: object) -> None:
     typer.echo(json.dumps(obj, indent=2, sort_keys=False))
 
 
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("icm-bench")
+    except Exception:  # noqa: BLE001 - not installed as a distribution: the source's
+        from bench import __version__
+
+        return __version__
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"icm-bench {_version()}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                 help="Print the version and exit."),
+) -> None:
+    """Benchmark image and feature codecs by what they do to machine vision."""
+
+
 @app.command()
 def run(
-    spec: str = typer.Argument(..., help="A preset name (see `icm-bench ls presets`) or a YAML file."),
+    spec: str = typer.Argument(..., metavar="SPEC",
+                               help="A preset name (see `icm-bench ls presets`) or a YAML file."),
     set_: List[str] = typer.Option([], "--set", help="Override a spec value: key.path=value"),
     workers: Optional[int] = typer.Option(None, help="Worker processes (default: one per core)."),
     executor: Optional[str] = typer.Option(None, help="serial | process | dask"),
@@ -41,19 +77,27 @@ def run(
     limit: Optional[int] = typer.Option(None, help="Use only the first N dataset items."),
     results_dir: Path = typer.Option(Path("results"), help="Where run stores go."),
     reports_dir: Path = typer.Option(Path("reports"), help="Where reports go."),
+    allow_failures: bool = typer.Option(
+        False, "--allow-failures", help="Exit 0 even when some jobs failed."),
 ) -> None:
-    """Run a spec: plan jobs, run the new ones, store results, write the report."""
+    """Run a spec: plan jobs, run the new ones, store results, write the report.
+
+    Exits 1 when a job failed (its reasons are printed), unless --allow-failures.
+    """
     from bench.execute.runner import run_spec_cli
 
-    report = run_spec_cli(
+    outcome = run_spec_cli(
         spec, set_, workers=workers, executor=executor, address=address, limit=limit,
         results_dir=results_dir, reports_dir=reports_dir,
     )
-    typer.echo(f"report: {report}")
+    typer.echo(f"report: {outcome.report}")
+    if outcome.jobs_failed and not allow_failures:
+        raise typer.Exit(1)
 
 
 @app.command("ls")
-def ls(what: str = typer.Argument(..., help="codecs | datasets | tasks | presets")) -> None:
+def ls(what: str = typer.Argument(..., metavar="WHAT",
+                                  help="codecs | datasets | tasks | presets")) -> None:
     """List registered codecs, datasets, tasks or shipped presets."""
     from bench.catalog import listing
 
@@ -132,8 +176,8 @@ def eval_kitti(
 
 @codec_app.command("run")
 def codec_run(
-    codec: str = typer.Argument(..., help="A registered image codec (see `icm-bench ls codecs`)."),
-    image: Path = typer.Argument(..., help="The image to code (PNG, JPEG, ...)."),
+    codec: str = typer.Argument(..., metavar="CODEC", help="A registered image codec (see `icm-bench ls codecs`)."),
+    image: Path = typer.Argument(..., metavar="IMAGE", help="The image to code (PNG, JPEG, ...)."),
     point: str = typer.Option(..., "--point", help="Rate point value: QP, quality, q, distance."),
     set_: List[str] = typer.Option([], "--set", help="Codec parameter key=value (repeatable)."),
     out: Path = typer.Option(..., "--out", help="Folder for <stem>.bin and <stem>.png."),
@@ -147,7 +191,7 @@ def codec_run(
 @app.command("report")
 def report(
     runs: List[str] = typer.Argument(
-        ..., metavar="RUN...", help="Runs (names or results/<run> folders) or curves .json files."),
+        ..., metavar="RUN", help="Runs (names or results/<run> folders) or curves .json files."),
     out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default: reports/<runs>)."),
     formats: Optional[str] = typer.Option(
         None, "--formats", help="Comma list of html,md,pdf,svg,png,tex,csv (default: the spec's)."),
@@ -230,29 +274,144 @@ def train(
 # -- commands added by other modules go above this line --
 
 
-def main() -> None:
-    """Console entry point: BenchError -> one message, exit code 2."""
+class Interrupted(BaseException):
+    """Ctrl-C or SIGTERM. Not a KeyboardInterrupt, which typer would turn into a silent
+    exit code; a BaseException, so codec calls still kill their process groups."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    raise Interrupted(signum)
+
+
+def _click_exceptions() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
+    """(ClickException, Abort, Exit) classes of click and of typer's own copy of click."""
+    mods = []
     try:
-        code = app(standalone_mode=False)  # returns typer.Exit codes instead of raising
+        import click.exceptions
+
+        mods.append(click.exceptions)
+    except ImportError:  # pragma: no cover - typer without click
+        pass
+    try:
+        from typer import _click
+
+        mods.append(_click.exceptions)
+    except ImportError:  # older typer: it uses click itself
+        pass
+    pick = lambda name: tuple(getattr(m, name) for m in mods if hasattr(m, name))  # noqa: E731
+    return pick("ClickException"), pick("Abort"), pick("Exit")
+
+
+def _usage_line(exc: BaseException) -> str:
+    """One line for a click usage error: the message, the usage, where help is."""
+    ctx = getattr(exc, "ctx", None)
+    msg = (exc.format_message() if hasattr(exc, "format_message") else str(exc)).strip()
+    path = getattr(ctx, "command_path", None) or "icm-bench"
+    usage = ""
+    if ctx is not None:
+        try:
+            usage = " ".join(ctx.get_usage().split())
+        except Exception:  # noqa: BLE001 - the message alone is enough
+            usage = ""
+        usage = re.sub(r"[{}]", "", usage.removeprefix("Usage:").strip())
+    if not msg or exc.__class__.__name__ == "NoArgsIsHelpError":
+        msg = "missing command" if usage.endswith("COMMAND [ARGS]...") else "missing arguments"
+    if msg == "Missing command.":
+        msg = "missing command"
+    commands = ""
+    command = getattr(ctx, "command", None)
+    if usage.endswith("COMMAND [ARGS]...") and hasattr(command, "list_commands"):
+        commands = f"; commands: {', '.join(command.list_commands(ctx))}"
+    usage_part = f" (usage: {usage}{commands})" if usage else ""
+    return f"error: {msg.rstrip('.')}{usage_part}; see `{path} --help`"
+
+
+_OS_HINTS = {
+    errno.ENOSPC: "the disk is full: free space, then re-run (finished jobs are kept)",
+    errno.EDQUOT: "the disk quota is exceeded: free space, then re-run",
+    errno.EROFS: "the file system is read-only: choose a writable folder",
+    errno.EACCES: "permission denied: fix the permissions or choose another folder",
+    errno.EPERM: "permission denied: fix the permissions or choose another folder",
+    errno.ENOEXEC: "not an executable for this machine: point the codec's binary setting "
+                   "(e.g. ICM_BENCH_FFMPEG, the codec's `ffmpeg`/`bin_dir` param) at one that is",
+    errno.ENOENT: "it does not exist: check the path",
+}
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line for an OSError: what, which path, what to do."""
+    where = f" {str(exc.filename)!r}" if exc.filename is not None else ""
+    hint = _OS_HINTS.get(exc.errno or 0, "check the path and the disk, then re-run")
+    return f"error: cannot access{where}: {exc.strerror or exc}; {hint}"
+
+
+def _internal_error_line(exc: BaseException) -> str:
+    """One line for a bug; the traceback goes to a file the line names."""
+    try:
+        fd, path = tempfile.mkstemp(prefix="icm-bench-error-", suffix=".txt")
+        with os.fdopen(fd, "w") as f:
+            f.write("".join(traceback.format_exception(exc)))
+        where = f"; traceback in {path} (please report it)"
+    except OSError:
+        where = "; set ICM_BENCH_DEBUG=1 to see the traceback"
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return f"error: internal error {type(exc).__name__}: {first}{where}"
+
+
+def _interrupted(exc: BaseException) -> int:
+    typer.echo("interrupted; finished jobs are stored, re-run to continue", err=True)
+    return 128 + exc.signum if isinstance(exc, Interrupted) else 130
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: every failure is one line on stderr (see the module doc)."""
+    sys.exit(run_main(argv))
+
+
+def run_main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    click_error, click_abort, click_exit = _click_exceptions()
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code = app(args=argv, prog_name="icm-bench", standalone_mode=False)
+        return code if isinstance(code, int) else 0
     except BenchError as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        typer.echo("interrupted; finished jobs are stored, re-run to continue", err=True)
-        sys.exit(130)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(2)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
-        raise
-    if isinstance(code, int) and code:
-        sys.exit(code)
+        return 2
+    except (Interrupted, KeyboardInterrupt) as exc:
+        return _interrupted(exc)
+    except click_abort as exc:  # click turns Ctrl-C into Abort
+        cause = exc.__cause__ or exc.__context__
+        return _interrupted(cause) if isinstance(cause, KeyboardInterrupt) else 1
+    except click_exit as exc:  # typer turns Ctrl-C into Exit(130)
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, KeyboardInterrupt):
+            return _interrupted(cause)
+        return int(getattr(exc, "exit_code", 0) or 0)
+    except click_error as exc:
+        cause = exc.__cause__
+        if isinstance(cause, BenchError):
+            typer.secho(f"error: {cause}", err=True, fg=typer.colors.RED)
+        else:
+            typer.secho(_usage_line(exc), err=True, fg=typer.colors.RED)
+        return 2
+    except OSError as exc:
+        typer.secho(os_error_line(exc), err=True, fg=typer.colors.RED)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, traceback in a file
+        if os.environ.get("ICM_BENCH_DEBUG"):
+            raise
+        typer.secho(_internal_error_line(exc), err=True, fg=typer.colors.RED)
+        return 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from pydantic import Field
 import numpy as np
 
 from bench.codecs.base import CodecConfig, ExternalCodec
+from bench.codecs.base import _kill_group as kill_group
 from bench.codecs.ffmpeg_bin import ffmpeg_exe
 from bench.codecs.yuv import (
     read_yuv420,
@@ -181,22 +182,33 @@ def vtm_feature_encode_args(
 
 
 def run_logged(args: list[str], timeout: float, what: str) -> str:
-    """Run a VTM command; on failure or timeout CodecError with the tail of its log.
+    """Run a VTM command in its own process group; on failure or timeout CodecError with
+    the tail of its log (a timeout, or an interrupt, kills the whole group).
 
     VTM writes most of its messages to stdout, so both streams form the log.
     """
+    argv = [str(a) for a in args]
     try:
-        proc = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, timeout=timeout, check=False)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, start_new_session=True)
     except FileNotFoundError as exc:
-        raise CodecError(f"{what}: executable not found: {args[0]}", command=args) from exc
-    except subprocess.TimeoutExpired as exc:
-        log = (exc.stdout or b"").decode(errors="replace")
-        message = f"{what}: timed out after {timeout:g} s"
-        raise CodecError(message, command=args, stderr=log) from exc
-    log = proc.stdout.decode(errors="replace")
+        raise CodecError(f"{what}: executable not found: {args[0]}", command=argv) from exc
+    except OSError as exc:
+        raise CodecError(f"{what}: cannot run {args[0]}: {exc.strerror or exc} (is it an "
+                         "executable for this machine?)", command=argv) from exc
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_group(proc)
+        out, _ = proc.communicate()
+        raise CodecError(f"{what}: timed out after {timeout:g} s", command=argv,
+                         stderr=(out or b"").decode(errors="replace")) from None
+    except BaseException:
+        kill_group(proc)
+        raise
+    log = (out or b"").decode(errors="replace")
     if proc.returncode != 0:
-        raise CodecError(f"{what}: exited with code {proc.returncode}", command=args, stderr=log)
+        raise CodecError(f"{what}: exited with code {proc.returncode}", command=argv, stderr=log)
     return log
 
 
@@ -212,8 +224,9 @@ def read_bitstream(path: Path, args: list[str], log: str) -> bytes:
 def check_qp(point: RatePoint) -> int:
     """The integer QP of a rate point; SpecError for another kind or value."""
     value = point.value
-    if point.kind != "qp" or isinstance(value, bool) or not float(value).is_integer():
-        raise SpecError(f"VTM takes integer QP points, got {point.label}")
+    if (point.kind != "qp" or isinstance(value, bool) or not isinstance(value, (int, float))
+            or not float(value).is_integer()):
+        raise SpecError(f"VTM takes integer QP points in -12..63, got {point.label}")
     qp = int(value)
     if not -12 <= qp <= 63:
         raise SpecError(f"VTM QP must be in -12..63, got {qp}")

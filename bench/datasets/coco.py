@@ -50,12 +50,59 @@ def load_coco(annotation_file: Path) -> Any:
             )
         data.setdefault("annotations", [])
         data.setdefault("categories", [])
+        check_structure(data, annotation_file)
         coco = COCO()
         coco.dataset = data
-        with contextlib.redirect_stdout(io.StringIO()):
-            coco.createIndex()
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                coco.createIndex()
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DatasetError(f"{str(annotation_file)!r} is not a valid COCO instances file: "
+                               f"{type(exc).__name__} {exc} while indexing it") from None
         _coco_cache[key] = coco
         return coco
+
+
+def check_structure(data: dict[str, Any], path: Path) -> None:
+    """DatasetError unless the lists are lists of objects with ids, and every annotation
+    names an image and a category the file lists.
+
+    pycocotools silently drops annotations of unknown categories (an evaluation then
+    scores fewer objects than the file holds), so they are refused here, with examples.
+    """
+    where = repr(str(path))
+    for key in ("images", "annotations", "categories"):
+        entries = data[key]
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise DatasetError(f"{where}: {key!r} must be a list of objects")
+        missing = next((i for i, e in enumerate(entries) if "id" not in e), None)
+        if missing is not None:
+            raise DatasetError(f"{where}: {key}[{missing}] has no 'id'")
+    cats = {c["id"] for c in data["categories"]}
+    imgs = {im["id"] for im in data["images"]}
+    unknown = [a for a in data["annotations"] if a.get("category_id") not in cats]
+    if unknown:
+        ids = sorted({str(a.get("category_id")) for a in unknown})
+        raise DatasetError(
+            f"{where}: {len(unknown)} annotation(s) name a category id that is not in its "
+            f"'categories' list (ids {', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''}; "
+            f"first: annotation {unknown[0]['id']!r} of image {unknown[0].get('image_id')!r}); "
+            "add the categories or remove those annotations (they would be silently dropped "
+            "from the evaluation)")
+    for a in data["annotations"]:
+        box = a.get("bbox")
+        if not (isinstance(box, list) and len(box) == 4
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in box)):
+            raise DatasetError(f"{where}: annotation {a['id']!r} needs a 'bbox' of 4 numbers "
+                               f"[x, y, width, height], got {box!r:.60}")
+        a.setdefault("area", float(box[2]) * float(box[3]))  # as COCO's own tools assume
+        a.setdefault("iscrowd", 0)
+    orphans = [a for a in data["annotations"] if a.get("image_id") not in imgs]
+    if orphans:
+        raise DatasetError(
+            f"{where}: {len(orphans)} annotation(s) name an image id that is not in its "
+            f"'images' list (first: annotation {orphans[0]['id']!r}, image "
+            f"{orphans[0].get('image_id')!r})")
 
 
 def _resolve(path: str | Path | None, root: Path | None, default: str) -> Path:

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
@@ -30,9 +35,129 @@ def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
-def _init_worker(threads: int) -> None:
+# ---------------------------------------------------------------- worker processes
+
+_PR_SET_PDEATHSIG = 1
+WATCH_INTERVAL_S = 0.5
+
+
+def _init_worker(threads: int, parent_pid: int | None = None) -> None:
+    """Initializer of every pool worker.
+
+    Threads for numpy/torch; Ctrl-C is left to the driver (it stops the workers, so a
+    terminal's SIGINT prints no worker tracebacks); SIGTERM kills the worker's codec
+    subprocess groups before exiting; and the worker exits when the driver dies
+    (PR_SET_PDEATHSIG on Linux, and a watchdog thread polling the parent pid).
+    """
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    if parent_pid is None:
+        return
+    _set_parent_death_signal(signal.SIGTERM)
+    if os.getppid() != parent_pid:  # the driver died before the signal was armed
+        exit_now(1)
+    watch = threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True,
+                             name="icm-bench-parent-watch")
+    watch.start()
+
+
+def _set_parent_death_signal(sig: int) -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+    except (OSError, AttributeError):  # the watchdog thread still covers it
+        pass
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while True:
+        time.sleep(WATCH_INTERVAL_S)
+        if os.getppid() != parent_pid:
+            exit_now(1)
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    exit_now(128 + signum)
+
+
+def child_pids(pid: int | None = None) -> list[int]:
+    """Pids of the direct children of `pid` (default: this process); Linux /proc only."""
+    pid = os.getpid() if pid is None else pid
+    out = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return out
+    for name in entries:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read().decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if len(fields) > 1 and fields[1] == str(pid):
+            out.append(int(name))
+    return out
+
+
+def kill_children() -> None:
+    """SIGKILL this process's children; a child leading its own process group (codec
+    binaries run so) is killed with its whole group, wrappers' children included."""
+    own = os.getpgrp()
+    for pid in child_pids():
+        try:
+            pgid = os.getpgid(pid)
+            if pgid == pid and pgid != own:
+                os.killpg(pgid, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def exit_now(code: int) -> None:
+    """Kill the codec subprocesses, then leave at once (no cleanup that could hang)."""
+    kill_children()
+    os._exit(code)
+
+
+def new_process_pool(n: int, threads: int) -> ProcessPoolExecutor:
+    """A spawn pool whose workers die with the driver (see _init_worker)."""
+    ctx = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker,
+                               initargs=(threads, os.getpid()))
+
+
+def stop_pool(pool: ProcessPoolExecutor, graceful: bool) -> None:
+    """Shut a pool down: wait for its jobs (graceful), or stop its workers now.
+
+    Stopping sends SIGTERM (a worker then kills its codec subprocess groups and exits)
+    and SIGKILL to any worker still alive after a few seconds.
+    """
+    if graceful:
+        pool.shutdown(wait=True, cancel_futures=True)
+        return
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for p in procs:
+        with contextlib.suppress(Exception):
+            p.terminate()
+    deadline = time.monotonic() + 5.0
+    for p in procs:
+        with contextlib.suppress(Exception):
+            p.join(max(0.0, deadline - time.monotonic()))
+            if p.is_alive():
+                p.kill()
+                p.join(1.0)
+    with contextlib.suppress(Exception):
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 @contextlib.contextmanager
@@ -44,12 +169,13 @@ def make_executor(
     if kind == "serial":
         yield SerialExecutor(), 1
     elif kind == "process":
-        ctx = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker, initargs=(threads,))
+        pool = new_process_pool(n, threads)
+        ok = False
         try:
             yield pool, n
+            ok = True
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            stop_pool(pool, graceful=ok)
     elif kind == "dask":
         with _dask_executor(n, address, threads) as (ex, n_dask):
             yield ex, n_dask
@@ -60,11 +186,32 @@ def make_executor(
 @dataclass
 class Lane:
     """Where jobs run: an executor with `slots` workers; `device` names the accelerator its
-    jobs are given (None: the CPU lane, one worker per core)."""
+    jobs are given (None: the CPU lane, one worker per core). A process-pool lane can be
+    restarted after a worker died (`restart`)."""
 
     executor: Executor
     slots: int
     device: str | None = None
+    factory: Callable[[], Executor] | None = None
+    restarts: int = 0
+
+    @property
+    def restartable(self) -> bool:
+        return self.factory is not None
+
+    def restart(self) -> None:
+        """Replace a broken pool by a fresh one (the old one's workers are stopped)."""
+        if self.factory is None:
+            raise BenchError("this executor cannot be restarted")
+        old = self.executor
+        if isinstance(old, ProcessPoolExecutor):
+            stop_pool(old, graceful=False)
+        self.executor = self.factory()
+        self.restarts += 1
+
+    def close(self, graceful: bool) -> None:
+        if isinstance(self.executor, ProcessPoolExecutor):
+            stop_pool(self.executor, graceful)
 
 
 @contextlib.contextmanager
@@ -74,22 +221,35 @@ def make_lanes(kind: str, workers: int | None = None, address: str | None = None
 
     With the process executor each device gets its own worker process; with Dask, jobs
     for a device ask for one unit of the "GPU" worker resource (start GPU workers with
-    `--resources GPU=1`; each sees its GPU as the device named in `devices`).
+    `--resources GPU=1`; each sees its GPU as the device named in `devices`). Leaving
+    with an exception (Ctrl-C, SIGTERM, an error) stops the workers at once instead of
+    waiting for their jobs.
     """
-    with contextlib.ExitStack() as stack:
-        if kind == "dask":
-            client, n = stack.enter_context(_dask_client(workers or default_workers(), address,
-                                                         threads, gpu=bool(devices)))
+    if kind == "dask":
+        with _dask_client(workers or default_workers(), address, threads,
+                          gpu=bool(devices)) as (client, n):
             lanes = [Lane(client.get_executor(pure=False), n)]
             lanes += [Lane(client.get_executor(pure=False, resources={"GPU": 1}), 1, d)
                       for d in devices]
-        else:
-            ex, n = stack.enter_context(make_executor(kind, workers, address, threads))
-            lanes = [Lane(ex, n)]
-            for d in devices:
-                dev_ex, _ = stack.enter_context(make_executor(kind, 1, None, threads))
-                lanes.append(Lane(dev_ex, 1, d))
+            yield lanes
+        return
+    if kind not in EXECUTORS:
+        raise BenchError(f"unknown executor {kind!r}; choose one of {', '.join(EXECUTORS)}")
+    n = workers or default_workers()
+    if kind == "serial":
+        yield [Lane(SerialExecutor(), 1)] + [Lane(SerialExecutor(), 1, d) for d in devices]
+        return
+    lanes: list[Lane] = []
+    ok = False
+    try:
+        for size, device in [(n, None)] + [(1, d) for d in devices]:
+            factory = functools.partial(new_process_pool, size, threads)
+            lanes.append(Lane(factory(), size, device, factory))
         yield lanes
+        ok = True
+    finally:
+        for lane in lanes:
+            lane.close(graceful=ok)
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from bench.errors import BenchError
 from bench.execute.executors import Lane, make_lanes
@@ -22,7 +22,7 @@ from bench.execute.progress import Progress
 from bench.execute.worker import run_job
 from bench.results.points import Evaluate, compute_points, planned_tasks, task_key
 from bench.results.records import JobResult, Point
-from bench.results.store import RunStore
+from bench.results.store import RunLock, RunStore
 from bench.spec import RunSpec, load_spec
 
 
@@ -84,6 +84,17 @@ def uses_device(job: Job) -> bool:
     return device != "cpu" and not device.startswith("cpu")
 
 
+MAX_CRASHES = 2  # a job that was running alone when its worker died is tried this often
+
+
+@dataclass
+class _Flight:
+    """Jobs in flight and the crash bookkeeping of one execute_jobs call."""
+
+    running: dict[Future, tuple[Job, Lane]] = dataclasses.field(default_factory=dict)
+    crashes: dict[str, int] = dataclasses.field(default_factory=dict)  # job key -> deaths alone
+
+
 def execute_jobs(
     jobs: list[Job], store: RunStore, executor: str, workers: int | None, address: str | None,
     threads: int, progress: bool = True, devices: list[str] | tuple[str, ...] = (),
@@ -92,6 +103,11 @@ def execute_jobs(
 
     With `devices`, jobs of codecs that compute on an accelerator run one at a time per
     device (the job is given that device); the others keep one worker per core.
+
+    When a worker process dies (killed, out of memory), its pool is restarted and the
+    jobs that were in flight are run again one at a time, so the job that kills its
+    worker is found; it is recorded as failed after MAX_CRASHES deaths, and the rest
+    of the run goes on.
     """
     if not jobs:
         return 0, 0
@@ -99,34 +115,95 @@ def execute_jobs(
     failed = 0
     queues = {"cpu": [j for j in jobs if not (devices and uses_device(j))],
               "device": [j for j in jobs if devices and uses_device(j)]}
+    solo: dict[str, list[Job]] = {"cpu": [], "device": []}  # suspects of a worker death
     for q in queues.values():
         q.reverse()
+    flight = _Flight()
+
+    def finish(job: Job, result: JobResult) -> None:
+        nonlocal failed
+        store.save_job(result, job.label, job.codec, job.point, job.item_ids)
+        failed += result.status != "ok"
+        where = f" on {job.device}" if job.device else ""
+        bar.advance(f"{job.label} {job.point['kind']}={job.point['value']} "
+                    f"#{job.shard}{where}", ok=result.status == "ok")
+
     try:
         with make_lanes(executor, workers, address, threads, devices) as lanes:
-            running: dict[Future, tuple[Job, Lane]] = {}
             busy = {id(lane): 0 for lane in lanes}
-            while any(queues.values()) or running:
+            while any(queues.values()) or any(solo.values()) or flight.running:
                 for lane in lanes:
-                    queue = queues["cpu" if lane.device is None else "device"]
-                    while queue and busy[id(lane)] < 2 * lane.slots:
-                        job = queue.pop()
-                        if lane.device is not None:
-                            job = dataclasses.replace(job, device=lane.device)
-                        running[lane.executor.submit(run_job, job)] = (job, lane)
-                        busy[id(lane)] += 1
-                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                    name = "cpu" if lane.device is None else "device"
+                    _submit(lane, queues[name], solo[name], busy, flight)
+                done, _ = wait(list(flight.running), return_when=FIRST_COMPLETED)
+                lost: dict[int, list[Job]] = {}
                 for fut in done:
-                    job, lane = running.pop(fut)
+                    job, lane = flight.running.pop(fut)
                     busy[id(lane)] -= 1
-                    result = _result_of(fut, job)
-                    store.save_job(result, job.label, job.codec, job.point, job.item_ids)
-                    failed += result.status != "ok"
-                    where = f" on {job.device}" if job.device else ""
-                    bar.advance(f"{job.label} {job.point['kind']}={job.point['value']} "
-                                f"#{job.shard}{where}", ok=result.status == "ok")
+                    if isinstance(fut.exception(), BrokenProcessPool) and lane.restartable:
+                        lost.setdefault(id(lane), []).append(job)
+                        continue
+                    finish(job, _result_of(fut, job))
+                for lane in lanes:
+                    if id(lane) in lost:
+                        name = "cpu" if lane.device is None else "device"
+                        _recover(lane, lost[id(lane)], busy, flight, solo[name], finish)
     finally:
         bar.close()
     return len(jobs), failed
+
+
+def _submit(lane: Lane, queue: list[Job], solo: list[Job], busy: dict[int, int],
+            flight: _Flight) -> None:
+    """Fill the lane: 2 x its workers jobs; a suspect of a worker death only alone."""
+    while True:
+        if solo:
+            if busy[id(lane)] > 0:
+                return
+            source, job = solo, solo.pop(0)
+        elif queue and busy[id(lane)] < 2 * lane.slots:
+            source, job = queue, queue.pop()
+            if lane.device is not None:
+                job = dataclasses.replace(job, device=lane.device)
+        else:
+            return
+        try:
+            fut = lane.executor.submit(run_job, job)
+        except BrokenProcessPool:  # it broke since the last wait: its futures will say so
+            source.insert(0, job) if source is solo else source.append(job)
+            if busy[id(lane)] == 0 and lane.restartable:
+                lane.restart()
+                continue
+            return
+        flight.running[fut] = (job, lane)
+        busy[id(lane)] += 1
+
+
+def _recover(lane: Lane, lost: list[Job], busy: dict[int, int], flight: _Flight,
+             solo: list[Job], finish: Callable[[Job, JobResult], None]) -> None:
+    """A worker of `lane` died: keep what finished, restart the pool, requeue the rest."""
+    mine = [f for f, (_, ln) in flight.running.items() if ln is lane]
+    wait(mine, timeout=30)  # a broken pool fails all its futures at once
+    for fut in mine:
+        job, _ = flight.running.pop(fut)
+        busy[id(lane)] -= 1
+        if fut.done() and not isinstance(fut.exception(), BrokenProcessPool):
+            finish(job, _result_of(fut, job))
+        else:
+            lost.append(job)
+    lane.restart()
+    suspects = lost
+    if len(suspects) == 1:  # it ran alone: this job is the one that died
+        job = suspects[0]
+        flight.crashes[job.key] = flight.crashes.get(job.key, 0) + 1
+        if flight.crashes[job.key] >= MAX_CRASHES:
+            finish(job, JobResult(
+                key=job.key, status="failed", items=[],
+                error=f"the worker process died while running this job, {MAX_CRASHES} times "
+                      "(killed, out of memory, or a crash in native code); the other jobs "
+                      "went on"))
+            return
+    solo.extend(j for j in suspects if j not in solo)
 
 
 def _result_of(fut: Future, job: Job) -> JobResult:
@@ -147,31 +224,36 @@ def run_spec(
     reports_dir: str | Path | None = "reports",
     progress: bool = True,
 ) -> RunOutcome:
-    """Run a validated spec end to end and return what it produced."""
+    """Run a validated spec end to end and return what it produced.
+
+    The run folder is locked while the run writes it (RunLock): a second run of the
+    same spec into the same folder stops at once with a message naming this process.
+    """
     t0 = time.perf_counter()
     plan = make_plan(spec)
     run_dir = Path(results_dir) / spec.name
-    store = RunStore(run_dir, create=True)
-    try:
-        _record_meta(store, plan)
-        _record_metric_infos(store, plan)
-        done = store.done_keys()
-        todo = [j for j in plan.jobs if j.key not in done]
-        ex = spec.execute
-        n_run, n_failed = execute_jobs(
-            todo, store, ex.executor, ex.workers, ex.address, ex.threads_per_worker, progress,
-            devices=ex.devices,
-        )
-        points = compute_points(
-            store, lambda: evaluators_for(store, plan.dataset_obj, plan.task_objs))
-        report_dir = report = None
-        if reports_dir is not None:
-            from bench.report import write_run_report
+    with RunLock(run_dir):
+        store = RunStore(run_dir, create=True)
+        try:
+            _record_meta(store, plan)
+            _record_metric_infos(store, plan)
+            done = store.done_keys()
+            todo = [j for j in plan.jobs if j.key not in done]
+            ex = spec.execute
+            n_run, n_failed = execute_jobs(
+                todo, store, ex.executor, ex.workers, ex.address, ex.threads_per_worker,
+                progress, devices=ex.devices,
+            )
+            points = compute_points(
+                store, lambda: evaluators_for(store, plan.dataset_obj, plan.task_objs))
+            report_dir = report = None
+            if reports_dir is not None:
+                from bench.report import write_run_report
 
-            report_dir = Path(reports_dir) / spec.name
-            report = write_run_report(store, report_dir, spec.report.formats)
-    finally:
-        store.close()
+                report_dir = Path(reports_dir) / spec.name
+                report = write_run_report(store, report_dir, spec.report.formats)
+        finally:
+            store.close()
     return RunOutcome(spec.name, run_dir, report_dir, report, len(plan.jobs), n_run, n_failed,
                       points, time.perf_counter() - t0)
 
@@ -179,8 +261,12 @@ def run_spec(
 def run_spec_cli(
     spec: str, overrides: list[str], workers: int | None, executor: str | None,
     address: str | None, limit: int | None, results_dir: Path, reports_dir: Path,
-) -> Path | None:
-    """`icm-bench run`: load, apply command-line overrides, run, summarise."""
+) -> RunOutcome:
+    """`icm-bench run`: load, apply command-line overrides, run, summarise.
+
+    Failed jobs are summarised on stderr (grouped by reason, with items and the
+    command's last stderr lines); the caller decides the exit status.
+    """
     extra = list(overrides)
     if workers is not None:
         extra.append(f"execute.workers={workers}")
@@ -201,8 +287,16 @@ def run_spec_cli(
         f"({outcome.jobs_failed} failed), {outcome.wall_s:.1f} s; results in {outcome.run_dir}"
     )
     if outcome.jobs_failed:
+        from bench.report.failures import collect_failures, format_failures
+
+        store = RunStore(outcome.run_dir, readonly=True)
+        try:
+            groups = collect_failures(store)
+        finally:
+            store.close()
+        typer.echo(format_failures(groups, limit=5), err=True)
         typer.echo(
             f"{outcome.jobs_failed} job(s) failed: their points are marked incomplete; "
             f"see `icm-bench show {outcome.name}` and the report", err=True,
         )
-    return outcome.report
+    return outcome

@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from bench.report.failures import collect_failures, failures_of_point, format_failures
 from bench.results.points import load_points, missing_points
 from bench.results.records import Point, json_number
 from bench.results.store import open_run
@@ -41,11 +42,16 @@ def format_points_table(points: list[Point], metrics: list[str] | None = None) -
 
 
 def show_run(run: str, results_dir: str | Path = "results", as_json: bool = False) -> Any:
-    """The points of a run (table text, or a JSON-able list); uncomputed points are named."""
+    """The points of a run (table text, or a JSON-able list); uncomputed points are named,
+    and failed jobs are listed with their reasons (JSON: each point's `failures`).
+
+    The store is opened read-only, so this works on a read-only folder or file system.
+    """
     store = open_run(run, results_dir)
     try:
         points = load_points(store)
         missing = missing_points(store)
+        groups = collect_failures(store)
     finally:
         store.close()
     if as_json:
@@ -53,11 +59,14 @@ def show_run(run: str, results_dir: str | Path = "results", as_json: bool = Fals
             {"codec": p.codec, "point": p.point.to_dict(), "bpp": json_number(p.bpp),
              "rates": {k: json_number(v) for k, v in p.rates.items()},
              "metrics": {k: json_number(v) for k, v in p.metrics.items()},
-             "metric_rates": p.metric_rates, "complete": p.complete}
+             "metric_rates": p.metric_rates, "complete": p.complete,
+             "failures": failures_of_point(groups, p.codec, p.point.label)}
             for p in points
         ]
     text = format_points_table(points)
     if missing:
         text += (f"\n{len(missing)} point(s) not computed yet (the run stopped early): "
                  "re-run the spec to compute them")
+    if groups:
+        text += "\n\n" + format_failures(groups)
     return text

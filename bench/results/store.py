@@ -10,7 +10,11 @@ describes every column.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import os
+import socket
 import sqlite3
 import time
 from pathlib import Path
@@ -21,6 +25,7 @@ from bench.results.records import ItemResult, JobResult, Point
 
 STORE_SCHEMA_VERSION = 2
 DB_NAME = "run.sqlite"
+LOCK_NAME = "run.lock"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -44,37 +49,95 @@ CREATE TABLE IF NOT EXISTS points (
 """
 
 
+def safe_name(text: str) -> str:
+    """`text` as one file-name component: separators -> "_", no leading dot."""
+    out = str(text).replace("/", "_").replace("\\", "_").replace("\0", "_")
+    return "_" + out[1:] if out.startswith(".") else (out or "_")
+
+
 def point_text(point: dict[str, Any]) -> str:
     """Canonical text of a RatePoint dict (used as a key in plan and points)."""
     return json.dumps(point, sort_keys=True, separators=(",", ":"))
 
 
 class RunStore:
-    """Read and write one run's results/<run>/ folder."""
+    """Read and write one run's results/<run>/ folder.
 
-    def __init__(self, run_dir: str | Path, create: bool = False):
+    `readonly` opens the database with SQLite's mode=ro (no write, no WAL file created),
+    falling back to immutable=1 when the folder itself cannot be written (a read-only
+    copy of a finished run): `show`, `report`, `export` and `compare` open stores so.
+    Every OS or SQLite failure to write (disk full, read-only folder, permissions)
+    becomes a StoreError naming the path and what to do; finished jobs stay stored.
+    """
+
+    def __init__(self, run_dir: str | Path, create: bool = False, readonly: bool = False):
         self.dir = Path(run_dir)
         self.db_path = self.dir / DB_NAME
+        self.readonly = readonly
         if not self.db_path.is_file():
-            if not create:
+            if not create or readonly:
                 raise StoreError(
                     f"no run store at {str(self.db_path)!r}; run `icm-bench run SPEC` first, "
                     "or give the path of a results/<run> folder"
                 )
-            self.dir.mkdir(parents=True, exist_ok=True)
+            try:
+                self.dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise write_error(exc, self.dir) from None
         try:
-            self.con = sqlite3.connect(self.db_path, timeout=30)
-            self.con.execute("PRAGMA journal_mode=WAL")
-            self.con.execute("PRAGMA synchronous=NORMAL")
-            self.con.executescript(_SCHEMA)
+            self.con = _connect_readonly(self.db_path) if readonly else self._connect_rw()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"run store {str(self.db_path)!r} is not readable: {exc}") from exc
+            raise self._db_error(exc, "open") from None
         self._check_schema(create)
 
+    def _connect_rw(self) -> sqlite3.Connection:
+        con = sqlite3.connect(self.db_path, timeout=30)
+        try:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=NORMAL")
+            con.executescript(_SCHEMA)
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    def _db_error(self, exc: sqlite3.Error, doing: str) -> StoreError:
+        """A one-line StoreError for a SQLite failure: which file, why, what to do."""
+        text = str(exc)
+        low = text.lower()
+        path = str(self.db_path)
+        if "disk is full" in low or "disk i/o" in low:
+            hint = (f"free space on the disk holding {str(self.dir)!r}, then re-run the same "
+                    "spec: finished jobs are stored and are not run again")
+        elif "readonly" in low or "read-only" in low or "unable to open" in low:
+            hint = ("make the folder and its files writable, or give another --results-dir "
+                    "(`icm-bench show` reads a read-only store)")
+        elif "locked" in low or "busy" in low:
+            hint = "another process holds the store; wait for it and re-run"
+        else:
+            hint = ("it is not a readable run store (corrupt or truncated?); move it aside and "
+                    "re-run the spec into a new folder")
+        return StoreError(f"cannot {doing} the run store {path!r}: {text}; {hint}")
+
+    @contextlib.contextmanager
+    def _writing(self, doing: str, path: Path | None = None) -> Iterator[None]:
+        """Turn a failed write (SQLite or OS) into a one-line StoreError."""
+        if self.readonly:
+            raise StoreError(f"run store {str(self.db_path)!r} was opened read-only; cannot {doing}")
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise self._db_error(exc, doing) from None
+        except OSError as exc:
+            raise write_error(exc, path or self.dir) from None
+
     def _check_schema(self, create: bool) -> None:
-        found = self.get_meta("schema_version")
+        try:
+            found = self.get_meta("schema_version")
+        except sqlite3.DatabaseError as exc:
+            raise self._db_error(exc, "read") from None
         if found is None:
-            if create:
+            if create and not self.readonly:
                 self.set_meta("schema_version", STORE_SCHEMA_VERSION)
             return
         if int(found) != STORE_SCHEMA_VERSION:
@@ -90,7 +153,7 @@ class RunStore:
     # ------------------------------------------------------------ meta
 
     def set_meta(self, key: str, value: Any) -> None:
-        with self.con:
+        with self._writing("write to"), self.con:
             self.con.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value))
             )
@@ -103,7 +166,7 @@ class RunStore:
 
     def write_plan(self, rows: list[tuple[str, dict[str, Any], int, str]]) -> None:
         """Replace the plan: (label, point dict, shard, job key) in display order."""
-        with self.con:
+        with self._writing("write the plan to"), self.con:
             self.con.execute("DELETE FROM plan")
             self.con.executemany(
                 "INSERT INTO plan (label, point, shard, job_key, ord) VALUES (?, ?, ?, ?, ?)",
@@ -128,9 +191,10 @@ class RunStore:
         for item in result.items:
             for name, data in item.bitstreams.items():
                 path = self.bitstream_path(result.key, item.item_id, name)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(data)
-        with self.con:
+                with self._writing("write a bitstream to", path):
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_bytes(data)
+        with self._writing("store a job in"), self.con:
             self.con.execute("DELETE FROM items WHERE job_key = ?", (result.key,))
             self.con.execute("DELETE FROM predictions WHERE job_key = ?", (result.key,))
             self.con.execute(
@@ -163,8 +227,10 @@ class RunStore:
             )
 
     def bitstream_path(self, job_key: str, item_id: str, name: str) -> Path:
-        safe = name.replace("/", "_")
-        return self.dir / "bitstreams" / job_key / f"{item_id}.{safe}.bin"
+        """results/<run>/bitstreams/<job key>/<item>.<v/layer>.bin, never outside that folder
+        (separators and leading dots in an item id or layer name are replaced)."""
+        folder = self.dir / "bitstreams" / safe_name(job_key)
+        return folder / f"{safe_name(item_id)}.{safe_name(name)}.bin"
 
     def bitstream_files(self, job_key: str) -> list[Path]:
         folder = self.dir / "bitstreams" / job_key
@@ -211,7 +277,7 @@ class RunStore:
         return (row[0], Point.from_json(json.loads(row[1]))) if row else None
 
     def save_point(self, label: str, point: str, signature: str, value: Point) -> None:
-        with self.con:
+        with self._writing("store a point in"), self.con:
             self.con.execute(
                 "INSERT OR REPLACE INTO points VALUES (?, ?, ?, ?)",
                 (label, point, signature, json.dumps(value.to_json())),
@@ -234,9 +300,117 @@ class RunStore:
         return dict(self.con.execute("SELECT key, value FROM meta"))
 
 
-def open_run(run: str | Path, results_dir: str | Path = "results") -> RunStore:
-    """A run by name (results/<name>) or by folder path."""
+def open_run(run: str | Path, results_dir: str | Path = "results",
+             readonly: bool = True) -> RunStore:
+    """A run by name (results/<name>) or by folder path; read-only unless asked."""
     path = Path(run)
     if (path / DB_NAME).is_file():
-        return RunStore(path)
-    return RunStore(Path(results_dir) / str(run))
+        return RunStore(path, readonly=readonly)
+    return RunStore(Path(results_dir) / str(run), readonly=readonly)
+
+
+def _connect_readonly(db_path: Path) -> sqlite3.Connection:
+    """Open without writing anything.
+
+    A finished store (no live writer, no WAL content) is read as an immutable file:
+    nothing is created next to it, so a read-only folder or file system works. While a
+    run writes it (its lock is held), or when a killed run left committed transactions
+    in the WAL, mode=ro reads them (SQLite may then add its -shm index file).
+    """
+    uri = db_path.resolve().as_uri()
+    wal = db_path.with_name(db_path.name + "-wal")
+    live = _lock_held(db_path.parent / LOCK_NAME)
+    has_wal = wal.is_file() and wal.stat().st_size > 0
+    modes = ["mode=ro", "mode=ro&immutable=1"] if live or has_wal else ["mode=ro&immutable=1"]
+    for i, mode in enumerate(modes):
+        con = sqlite3.connect(f"{uri}?{mode}", uri=True, timeout=30)
+        try:
+            con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return con
+        except sqlite3.OperationalError:
+            con.close()
+            if i == len(modes) - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _lock_held(path: Path) -> bool:
+    """Whether another process holds the run lock (a run is writing this store now)."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # drops our shared lock too
+    return False
+
+
+_OS_HINTS = {
+    errno.ENOSPC: "the disk is full: free space, then re-run the same spec (finished jobs "
+                  "are stored and are not run again)",
+    errno.EDQUOT: "the disk quota is exceeded: free space, then re-run the same spec",
+    errno.EROFS: "the file system is read-only: give a writable --results-dir",
+    errno.EACCES: "permission denied: make it writable (chmod) or give another --results-dir",
+    errno.EPERM: "permission denied: make it writable (chmod) or give another --results-dir",
+}
+
+
+def write_error(exc: OSError, path: Path | str) -> StoreError:
+    """A one-line StoreError for an OS error while writing under a run folder."""
+    where = exc.filename or path
+    hint = _OS_HINTS.get(exc.errno or 0, "check the path and the disk, then re-run the spec")
+    return StoreError(f"cannot write {str(where)!r}: {exc.strerror or exc}; {hint}")
+
+
+class RunLock:
+    """An exclusive lock on a run folder (results/<run>/run.lock) while a run writes it.
+
+    A second `icm-bench run` of the same spec stops at once with a message naming the
+    process that holds the lock (pid, host, start time). The lock is an flock(2): it is
+    released when that process ends, even by kill -9, so a stale file never blocks.
+    """
+
+    def __init__(self, run_dir: str | Path):
+        self.path = Path(run_dir) / LOCK_NAME
+        self._fd: int | None = None
+
+    def acquire(self) -> RunLock:
+        import fcntl
+
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise write_error(exc, self.path) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 512, 0).decode(errors="replace").strip() or "unknown process"
+            os.close(fd)
+            raise StoreError(
+                f"run folder {str(self.path.parent)!r} is in use by another icm-bench run "
+                f"({holder}); wait for it to finish (or stop it), then re-run: finished jobs "
+                "are not run again") from None
+        stamp = (f"pid {os.getpid()} on host {socket.gethostname()}, since "
+                 f"{time.strftime('%Y-%m-%d %H:%M:%S')}")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, stamp.encode(), 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -25,6 +26,15 @@ from bench.tasks.base import Evaluator, Task
 from bench.types import Sample
 
 PLACEHOLDERS = ("{images}", "{output}", "{id_map}", "{workdir}")
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL a command's whole process group (it leads its own), then reap it."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
 
 
 def fill_placeholders(command: list[str], values: dict[str, str]) -> list[str]:
@@ -102,21 +112,33 @@ class ExternalCommandTask(Task):
             return self.read_outputs(samples, output, id_map)
 
     def run_command(self, argv: list[str]) -> None:
-        """Run the command (no shell) with the timeout; record its wall time in last_seconds."""
+        """Run the command (no shell) in its own process group with the timeout; record its
+        wall time in last_seconds. A timeout or an interrupt kills the whole group (the
+        command's own children too)."""
         env = {**os.environ, **self.env} if self.env else None
         t0 = time.perf_counter()
         try:
-            proc = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout_s,
-                                  cwd=self.cwd, env=env, check=False)
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, cwd=self.cwd, env=env,
+                                    start_new_session=True)
         except FileNotFoundError as exc:
             raise TaskError(f"{self.name}: command not found: {argv[0]!r} ({exc})") from exc
-        except subprocess.TimeoutExpired as exc:
+        except OSError as exc:
+            raise TaskError(f"{self.name}: cannot run {argv[0]!r}: {exc.strerror or exc} (is "
+                            "it an executable for this machine?)") from exc
+        try:
+            out, err = proc.communicate(timeout=self.timeout_s)
+        except subprocess.TimeoutExpired:
+            kill_group(proc)
             raise TaskError(f"{self.name}: command timed out after {self.timeout_s:.0f}s: "
-                            f"{' '.join(argv)}") from exc
+                            f"{' '.join(argv)}") from None
+        except BaseException:
+            kill_group(proc)
+            raise
         finally:
             self.last_seconds = time.perf_counter() - t0
         if proc.returncode != 0:
-            tail = "\n    ".join((proc.stderr or proc.stdout or "").strip().splitlines()[-15:])
+            tail = "\n    ".join((err or out or "").strip().splitlines()[-15:])
             raise TaskError(f"{self.name}: command exited with {proc.returncode}\n"
                             f"  command: {' '.join(argv)}\n  stderr (last lines):\n    {tail}")
 
