@@ -35,8 +35,13 @@ def _ap(cache: dict[str, Any], features: list[dict[str, np.ndarray]]) -> dict[st
 
 def evaluate_model(model: Any, n_eval: int = 16, eval_ap: bool = True,
                    data_root: str = "datasets", detector_weights: str | None = None,
-                   cache: dict[str, Any] | None = None) -> tuple[dict[str, float], dict]:
-    """(metrics, cache): bpp@i, mse_<level>@i, bbox_ap@i, segm_ap@i and the reference AP."""
+                   cache: dict[str, Any] | None = None,
+                   keep: tuple[str, ...] = ()) -> tuple[dict[str, float], dict]:
+    """(metrics, cache): bpp@i, mse_<level>@i, bbox_ap@i, segm_ap@i and the reference AP.
+
+    `keep` lists levels scored with their original values (e.g. ("p2",) while FineNet is
+    untrained); the rate still counts everything the stream holds.
+    """
     cache = cache or _load(n_eval, data_root, detector_weights)
     model.eval()
     out: dict[str, float] = {}
@@ -56,7 +61,7 @@ def evaluate_model(model: Any, n_eval: int = 16, eval_ap: bool = True,
                 total += len(data)
                 for lv in LEVELS:
                     mse[lv] += float(((rec[lv] - torch.from_numpy(f[lv])) ** 2).mean())
-                decoded.append({k: v.numpy() for k, v in rec.items()})
+                decoded.append({k: f[k] if k in keep else v.numpy() for k, v in rec.items()})
         out[f"bpp@{i}"] = total * 8 / pixels
         out.update({f"mse_{lv}@{i}": v / len(decoded) for lv, v in mse.items()})
         if eval_ap:

@@ -35,7 +35,8 @@ class MfcNetProgram(TrainProgram):
     `finenet`; default by stage), init (weights file to start from), base (weights file
     whose modules the export leaves out and references), batch, crop (pixels, 0 = whole),
     n_train, n_eval (0: no evaluation), eval_ap, data_root, detector_weights, cache (a
-    feature-cache folder to use instead of building one).
+    feature-cache folder to use instead of building one), eval_keep (levels scored with
+    their original values in evaluation, e.g. [p2] before FineNet is trained).
     """
 
     def __init__(self, recipe: Any, device: str = "cpu", size: str = "small",
@@ -44,7 +45,7 @@ class MfcNetProgram(TrainProgram):
                  base: str | None = None, batch: int = 8, crop: int = 0,
                  n_train: int = 1600, n_eval: int = 16, eval_ap: bool = True,
                  data_root: str = "datasets", detector_weights: str | None = None,
-                 cache: str | None = None):
+                 cache: str | None = None, eval_keep: list[str] | None = None):
         super().__init__(recipe, device)
         if stage not in STAGES:
             raise ValueError(f"stage must be one of {', '.join(STAGES)}, got {stage!r}")
@@ -53,6 +54,7 @@ class MfcNetProgram(TrainProgram):
         self.batch, self.crop, self.n_train, self.n_eval = batch, crop, n_train, n_eval
         self.eval_ap, self.data_root, self.detector_weights = eval_ap, data_root, detector_weights
         self.cache = cache
+        self.eval_keep = tuple(eval_keep or ())
         self._eval_cache: Any = None
 
     # ------------------------------------------------------------ set-up
@@ -199,7 +201,7 @@ class MfcNetProgram(TrainProgram):
         self.model.update(force=True)
         result, self._eval_cache = evaluate_model(
             self.model, self.n_eval, self.eval_ap, self.data_root, self.detector_weights,
-            self._eval_cache)
+            self._eval_cache, keep=self.eval_keep)
         return result
 
     # ------------------------------------------------------------ export
