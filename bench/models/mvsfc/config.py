@@ -92,7 +92,7 @@ SMALL = MvsfcConfig(
     latent_channels=48,
     hyper_channels=32,
     heads=8,
-    rate_sigmas=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0),
+    rate_sigmas=(0.3, 0.75, 1.8, 4.5, 11.0, 27.0),
     share_views=True,
     name="small",
 )

@@ -94,8 +94,8 @@ class MvsfcNet(CompressionModel):
         params = self.entropy_parameters(noisy, hyper)
         y_lik = [gc(ys[v], params[v][0], means=params[v][1])[1] for v in range(2)]
         if decoder_input == "ste":
-            y_dec = [torch.round(ys[v] - params[v][1]).detach() + ys[v] - ys[v].detach()
-                     + params[v][1] for v in range(2)]
+            y_dec = [ys[v] + (torch.round(ys[v] - params[v][1]) + params[v][1] - ys[v]).detach()
+                     for v in range(2)]
         elif decoder_input == "noise":
             y_dec = noisy
         else:
