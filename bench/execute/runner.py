@@ -39,7 +39,9 @@ class RunOutcome:
     wall_s: float
 
 
-def _record_meta(store: RunStore, plan: Plan) -> None:
+def _record_meta(store: RunStore, plan: Plan, runs_jobs: bool = True) -> None:
+    """The spec, plan and provenance. Provenance only when jobs run now (or none is
+    stored yet): a no-op rerun keeps that of the code that produced the results."""
     from bench import provenance
 
     store.set_meta("run_name", plan.spec.name)
@@ -50,7 +52,10 @@ def _record_meta(store: RunStore, plan: Plan) -> None:
          "tasks": [t.to_json() for t in plan.tasks],
          "codecs": {k: v.to_json() for k, v in plan.codecs.items()}, "anchor": plan.spec.anchor},
     )
-    store.set_meta("provenance", provenance.collect({k: v.version for k, v in plan.codecs.items()}))
+    if runs_jobs or store.get_meta("provenance") is None:
+        store.set_meta("provenance", provenance.collect(
+            {k: v.version for k, v in plan.codecs.items()},
+            execution=plan.spec.execute.model_dump(mode="json")))
     store.write_plan(plan.rows)
 
 
@@ -98,6 +103,7 @@ class _Flight:
 def execute_jobs(
     jobs: list[Job], store: RunStore, executor: str, workers: int | None, address: str | None,
     threads: int, progress: bool = True, devices: list[str] | tuple[str, ...] = (),
+    stored: int = 0,
 ) -> tuple[int, int]:
     """Run `jobs`, committing each result as it arrives. Returns (run, failed).
 
@@ -111,7 +117,7 @@ def execute_jobs(
     """
     if not jobs:
         return 0, 0
-    bar = Progress(len(jobs), enabled=progress)
+    bar = Progress(len(jobs), enabled=progress, jobs=jobs, stored=stored)
     failed = 0
     queues = {"cpu": [j for j in jobs if not (devices and uses_device(j))],
               "device": [j for j in jobs if devices and uses_device(j)]}
@@ -126,10 +132,12 @@ def execute_jobs(
         failed += result.status != "ok"
         where = f" on {job.device}" if job.device else ""
         bar.advance(f"{job.label} {job.point['kind']}={job.point['value']} "
-                    f"#{job.shard}{where}", ok=result.status == "ok")
+                    f"#{job.shard}{where}", ok=result.status == "ok", job=job,
+                    seconds=result.wall_s)
 
     try:
         with make_lanes(executor, workers, address, threads, devices) as lanes:
+            bar.set_workers(sum(lane.slots for lane in lanes))
             busy = {id(lane): 0 for lane in lanes}
             while any(queues.values()) or any(solo.values()) or flight.running:
                 for lane in lanes:
@@ -218,6 +226,30 @@ def _result_of(fut: Future, job: Job) -> JobResult:
         return JobResult(key=job.key, status="failed", items=[], error=f"{type(exc).__name__}: {exc}")
 
 
+def _bootstrap(store: RunStore, plan: Plan, workers: int | None) -> None:
+    """BD intervals by resampling items (bench.analysis.bootstrap; a no-op without an
+    anchor or with bd.bootstrap.resamples 0, reused while points are unchanged). A failure
+    costs only the intervals: the points are stored; one warning line says why."""
+    from bench.analysis.bootstrap import bootstrap_bd
+
+    def evaluators() -> dict[str, Any]:
+        return {task_key(d): plan.task_objs[task_key(d)].evaluator(plan.dataset_obj)
+                for d in plan.tasks}
+
+    try:
+        bootstrap_bd(store, evaluators, workers=workers)
+    except BenchError as exc:
+        import sys
+
+        print(f"warning: no BD intervals: {exc}", file=sys.stderr)
+
+
+def _write_report(store: RunStore, report_dir: Path, spec: RunSpec) -> Path:
+    from bench.report import write_run_report  # matplotlib only when a report is written
+
+    return write_run_report(store, report_dir, spec.report.formats)
+
+
 def run_spec(
     spec: RunSpec,
     results_dir: str | Path = "results",
@@ -235,23 +267,25 @@ def run_spec(
     with RunLock(run_dir):
         store = RunStore(run_dir, create=True)
         try:
-            _record_meta(store, plan)
-            _record_metric_infos(store, plan)
             done = store.done_keys()
             todo = [j for j in plan.jobs if j.key not in done]
+            _record_meta(store, plan, runs_jobs=bool(todo))
+            _record_metric_infos(store, plan)
             ex = spec.execute
             n_run, n_failed = execute_jobs(
                 todo, store, ex.executor, ex.workers, ex.address, ex.threads_per_worker,
-                progress, devices=ex.devices,
+                progress, devices=ex.devices, stored=len(plan.jobs) - len(todo),
             )
             points = compute_points(
                 store, lambda: evaluators_for(store, plan.dataset_obj, plan.task_objs))
+            _bootstrap(store, plan, ex.workers)
             report_dir = report = None
             if reports_dir is not None:
-                from bench.report import write_run_report
+                from bench.results.stamp import report_if_changed
 
                 report_dir = Path(reports_dir) / spec.name
-                report = write_run_report(store, report_dir, spec.report.formats)
+                report = report_if_changed(store, report_dir, spec.report.formats,
+                                           lambda: _write_report(store, report_dir, spec))
         finally:
             store.close()
     return RunOutcome(spec.name, run_dir, report_dir, report, len(plan.jobs), n_run, n_failed,
@@ -279,6 +313,10 @@ def run_spec_cli(
     if limit is not None:
         extra.append(f"dataset.limit={limit}")
     run = load_spec(spec, extra)
+    from bench.execute.progress import announce
+
+    announce(f"planning run {run.name}: {len(run.codecs)} codec(s), dataset "
+             f"{run.dataset.type or run.dataset.manifest} ...")
     outcome = run_spec(run, results_dir, reports_dir)
     import typer
 

@@ -140,3 +140,36 @@ def test_sigkill_halfway_then_rerun_matches_uninterrupted(tmp_path):
     clean = run_spec(validate_spec(raw), tmp_path / "clean", None, progress=False)
     table = lambda pts: [{k: v for k, v in p.to_json().items() if k != "timing"} for p in pts]  # noqa: E731
     assert json.dumps(table(resumed.points), sort_keys=True) == json.dumps(table(clean.points), sort_keys=True)
+
+
+def test_rerun_keeps_report_and_provenance_and_bootstrap_is_stored(tmp_path):
+    spec = make_spec(tmp_path, bd={"bootstrap": {"resamples": 5}})
+    first = run(tmp_path, spec)
+    report = first.report_dir / "summary.md"
+    mtime = report.stat().st_mtime_ns
+    store = RunStore(first.run_dir, readonly=True)
+    provenance = store.get_meta("provenance")
+    assert store.get_meta("bd_bootstrap") is not None  # the runner called the BD bootstrap
+    store.close()
+    again = run(tmp_path, spec)
+    assert again.jobs_run == 0 and again.report == first.report
+    assert report.stat().st_mtime_ns == mtime  # inputs unchanged: the report is not rewritten
+    store = RunStore(first.run_dir, readonly=True)
+    assert store.get_meta("provenance") == provenance  # of the code that made the results
+    assert "threads" in provenance
+    store.close()
+
+
+def test_cli_announces_planning_first(tmp_path):
+    import yaml
+
+    spec = tmp_path / "a.yaml"
+    raw = make_spec(tmp_path, name="a").model_dump(mode="json")
+    spec.write_text(yaml.safe_dump(raw))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(Path(__file__).parents[1] / "support"), *sys.path])}
+    proc = subprocess.run([sys.executable, "-m", "bench.cli", "run", str(spec), "--results-dir",
+                           str(tmp_path / "r"), "--reports-dir", str(tmp_path / "p")],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.splitlines()[0].startswith("planning run a: 2 codec(s)")
