@@ -37,7 +37,7 @@ class SaIcmCodecConfig(CodecConfig):
 
     `base`, `enhancement` and `mse` are weights files; unset, the committed ones
     (bench/models/weights/sa-icm-base.pt, sa-icm-enh-m<m>[-learned].pt, sa-icm-mse.pt).
-    `m` and `fusion` choose the committed enhancement file. `send: base` makes `sa-icm`
+    `m`, `fusion` and `variant` choose the committed enhancement file. `send: base` makes `sa-icm`
     write only the base layer, so that a single-task run measures the machine view
     against the base layer's rate.
     """
@@ -48,6 +48,8 @@ class SaIcmCodecConfig(CodecConfig):
     mse: str | None = None
     m: int = Field(4, ge=1, le=5)
     fusion: Literal["add", "learned"] = "add"
+    variant: str = Field("", pattern=r"^[a-z0-9]*$",
+                         description="committed enhancement variant ('short': m ablation)")
     send: Literal["all", "base"] = Field(
         "all", description="sa-icm: 'base' encodes the base layer only (a machine-only "
                            "receiver: the rate is the base layer's)")
@@ -74,7 +76,7 @@ class _SaIcmCodecBase(LearnedCodec):
         given = getattr(self.config, "enhancement" if role == "enhancement" else role)
         if given:
             return Path(given).expanduser()
-        return default_path(role, self.config.m, self.config.fusion)
+        return default_path(role, self.config.m, self.config.fusion, self.config.variant)
 
     def _all_checkpoints(self) -> list[Path]:
         return [self.weights_path(role) for role in self.roles]
@@ -83,7 +85,7 @@ class _SaIcmCodecBase(LearnedCodec):
         return None  # build_model reads every file of `roles` itself
 
     def version_prefix(self) -> str:
-        return f"{self.name} m{self.config.m} {self.config.fusion}"
+        return f"{self.name} m{self.config.m} {self.config.fusion}{self.config.variant}"
 
     def version(self, point: RatePoint | None = None) -> str:
         from bench.checkpoint import file_sha256

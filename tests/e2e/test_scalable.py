@@ -7,9 +7,10 @@ from bench.models.sa_icm.weights import default_path
 from bench.spec import load_spec
 
 NEEDED = [default_path("base"), default_path("mse")] + [
-    default_path("enhancement", m) for m in range(1, 6)]
+    default_path("enhancement", m, variant="short") for m in range(1, 6)] + [
+    default_path("enhancement", 4)]
 LEARNED = ["mse-baseline", "simulcast", "sa-icm-base", "sa-icm", "sa-icm-m1", "sa-icm-m2",
-           "sa-icm-m3", "sa-icm-m5"]
+           "sa-icm-m3", "sa-icm-m4", "sa-icm-m5"]
 
 
 @pytest.mark.skipif(not all(p.is_file() for p in NEEDED),

@@ -23,10 +23,11 @@ WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 _KEEP_PRECISION = ("entropy_bottleneck", "gaussian_conditional", "gains")
 
 
-def default_path(role: str, m: int = 4, fusion: str = "add") -> Path:
-    """The committed file of a role: sa-icm-base.pt, sa-icm-mse.pt, sa-icm-enh-m<m>[-learned].pt."""
+def default_path(role: str, m: int = 4, fusion: str = "add", variant: str = "") -> Path:
+    """The committed file of a role: sa-icm-base.pt, sa-icm-mse.pt, or the enhancement's
+    sa-icm-enh-m<m>[-learned][-<variant>].pt (variant "short": the m-ablation runs)."""
     if role == "enhancement":
-        suffix = "" if fusion == "add" else f"-{fusion}"
+        suffix = ("" if fusion == "add" else f"-{fusion}") + (f"-{variant}" if variant else "")
         return WEIGHTS_DIR / f"sa-icm-enh-m{m}{suffix}.pt"
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
