@@ -1,67 +1,145 @@
-"""Parallel efficiency of a codec sweep with the process pool (run on demand).
+"""Parallel efficiency of a codec sweep: the process pool, and Dask 2 workers against 1.
 
-    python benchmarks/bench_parallel_efficiency.py [--codec vvenc] [--workers 2] [--images 16]
+    python benchmarks/bench_parallel_efficiency.py [--executor process|dask] [--codec vvenc]
+        [--preset medium] [--workers 2] [--images 16] [--shard-size 4] [--repeat 1]
 
-Ideal time = sum of the jobs' single-run times (each job run alone, serially) / workers;
-efficiency = ideal / actual wall time of the pooled sweep (pool start-up included).
+The sweep is one codec at its six (five) rate points over synthetic-coco images at
+320x240 (no task network: the pixel task), each job on one thread (the codec binaries
+run single-threaded), run by the real driver loop (`execute_jobs`).
+
+- process: efficiency = ideal / actual, where ideal = the sum of the jobs' single-run
+  times (each job run alone, serially, in this process) / workers and actual = the
+  pooled sweep's wall time, pool start-up included. Target: >= 0.95 on 2 workers.
+  Also the workers' utilisation (their jobs' own seconds over workers x wall) and the
+  tail (how long the sweep ran after the first worker had nothing left).
+- dask: the same sweep on a LocalCluster of 1 worker, then of `--workers` workers
+  (cluster start-up included in both); speed-up = wall(1) / wall(N). Target: >= 1.85.
+
+With `--repeat`, the measurements alternate (serial, pooled, serial, ...) so that both
+see the same changes of machine load; the spread is reported. On a shared machine the
+ratio falls with other load (each worker gets less than a core): report the load.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.execute.plan import make_plan
-from bench.execute.runner import execute_jobs
-from bench.execute.worker import run_job
-from bench.spec import validate_spec
-from bench.results.store import RunStore
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-POINTS = {"vvenc": [22, 27, 32, 37, 42, 47], "x265": [22, 27, 32, 37, 42, 47], "jpeg": [2, 4, 8, 16, 31]}
+from _common import load_average, machine, spread  # noqa: E402
+
+POINTS = {"vvenc": [22, 27, 32, 37, 42, 47], "x265": [22, 27, 32, 37, 42, 47],
+          "jpeg": [10, 30, 50, 70, 90]}
+PRESETS = {"vvenc": "medium", "x265": "medium"}
 
 
-def sweep_spec(codec: str, images: int, root: str, shard: int) -> dict:
+def sweep_spec(codec: str, preset: str | None, images: int, root: str, shard: int) -> dict:
+    params = {"preset": preset} if preset and codec in PRESETS else {}
     return {
         "name": "bench-parallel",
         "dataset": {"type": "synthetic-coco",
                     "params": {"n_images": images, "width": 320, "height": 240, "root": root}},
-        "codecs": [{"name": codec, "type": codec, "points": POINTS[codec]}],
+        "task": {"type": "pixel"},
+        "codecs": [{"name": codec, "type": codec, "params": params, "points": POINTS[codec]}],
         "execute": {"executor": "process", "shard_size": shard},
         "store": {"keep_bitstreams": False},
     }
 
 
+def utilisation(run_dir: Path, t_start: float, t_end: float, workers: int) -> dict:
+    """Busy share of the workers (stored job seconds / workers x wall) and the idle tail."""
+    con = sqlite3.connect(run_dir / "run.sqlite")
+    try:
+        rows = con.execute("SELECT worker, wall_s, finished FROM jobs").fetchall()
+    finally:
+        con.close()
+    busy = sum(r[1] for r in rows)
+    last: dict[str, float] = {}
+    for worker, _, finished in rows:
+        last[worker] = max(last.get(worker, t_start), finished)
+    return {"utilisation": round(busy / (workers * (t_end - t_start)), 3),
+            "tail_s": round(t_end - min(last.values()), 2) if last else 0.0}
+
+
+def pooled(plan, executor: str, workers: int, tmp: Path, tag: str) -> tuple[float, dict]:
+    from bench.execute.runner import execute_jobs
+    from bench.results.store import RunStore
+
+    run_dir = tmp / f"run-{tag}"
+    store = RunStore(run_dir, create=True)
+    t0, w0 = time.time(), time.perf_counter()
+    _, failed = execute_jobs(plan.jobs, store, executor, workers, None, 1, progress=False)
+    wall, t1 = time.perf_counter() - w0, time.time()
+    store.close()
+    if failed:
+        sys.exit(f"{failed} job(s) failed in the {executor} sweep")
+    return wall, utilisation(run_dir, t0, t1, workers)
+
+
+def serial_sum(plan) -> float:
+    from bench.execute.worker import run_job
+
+    total = 0.0
+    for job in plan.jobs:
+        t0 = time.perf_counter()
+        res = run_job(job)
+        total += time.perf_counter() - t0
+        if res.status != "ok":
+            sys.exit(f"a job failed: {res.error}")
+    return total
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--executor", default="process", choices=["process", "dask"])
     ap.add_argument("--codec", default="vvenc", choices=sorted(POINTS))
+    ap.add_argument("--preset", default=None, help="encoder preset (default: medium)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--images", type=int, default=16)
     ap.add_argument("--shard-size", type=int, default=4)
+    ap.add_argument("--repeat", type=int, default=1)
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        spec = validate_spec(sweep_spec(args.codec, args.images, str(Path(tmp) / "data"), args.shard_size))
+    preset = args.preset or PRESETS.get(args.codec)
+    from bench.execute.plan import make_plan
+    from bench.execute.worker import run_job
+    from bench.spec import validate_spec
+
+    loads, rows = [load_average()], []
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        spec = validate_spec(sweep_spec(args.codec, preset, args.images, str(tmp / "data"),
+                                        args.shard_size))
         plan = make_plan(spec)
-        run_job(plan.jobs[0])  # warm caches (dataset generation, imports) before timing
-        single = []
-        for job in plan.jobs:
-            t0 = time.perf_counter()
-            res = run_job(job)
-            single.append(time.perf_counter() - t0)
-            assert res.status == "ok", res.error
-        store = RunStore(Path(tmp) / "pooled", create=True)
-        t0 = time.perf_counter()
-        execute_jobs(plan.jobs, store, "process", args.workers, None, 1, progress=False)
-        wall = time.perf_counter() - t0
-        store.close()
-    ideal = sum(single) / args.workers
-    print(json.dumps({
-        "codec": args.codec, "jobs": len(plan.jobs), "workers": args.workers,
-        "sum_single_s": round(sum(single), 2), "ideal_s": round(ideal, 2), "wall_s": round(wall, 2),
-        "efficiency": round(ideal / wall, 3),
-    }))
+        run_job(plan.jobs[0])  # the synthetic set, imports and objects exist before timing
+        for r in range(args.repeat):
+            if args.executor == "process":
+                single = serial_sum(plan)
+                wall, util = pooled(plan, "process", args.workers, tmp, f"p{r}")
+                ideal = single / args.workers
+                rows.append({"sum_single_s": round(single, 2), "ideal_s": round(ideal, 2),
+                             "wall_s": round(wall, 2), "efficiency": round(ideal / wall, 3),
+                             **util})
+            else:
+                one, _ = pooled(plan, "dask", 1, tmp, f"d1-{r}")
+                many, util = pooled(plan, "dask", args.workers, tmp, f"dn-{r}")
+                rows.append({"wall_1_worker_s": round(one, 2),
+                             f"wall_{args.workers}_workers_s": round(many, 2),
+                             "speedup": round(one / many, 3), **util})
+            loads.append(load_average())
+    key, target = ("efficiency", 0.95) if args.executor == "process" else ("speedup", 1.85)
+    values = [row[key] for row in rows]
+    out = {"benchmark": f"parallel_{args.executor}", "machine": machine(),
+           "load_avg_during": loads, "codec": args.codec, "preset": preset,
+           "images": args.images, "shard_size": args.shard_size, "jobs": len(plan.jobs),
+           "workers": args.workers, "threads_per_job": 1, "runs": rows,
+           key: spread(values), "target": target, "meets_target": min(values) >= target}
+    print(json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":

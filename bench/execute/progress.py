@@ -4,8 +4,9 @@
 `Progress` prints a line when execution starts, then one per finished job (or updates a
 bar). Its ETA sums, over the jobs still to run, the measured time of finished jobs of
 the same codec and rate point (else of the same codec, else of any job), divided by the
-number of workers: jobs of different codecs cost very differently, so the plan runs
-them interleaved (bench.execute.plan.execution_order) and every codec is measured early.
+number of workers, with each worker's first job corrected for its start-up: jobs of
+different codecs cost very differently, so the plan runs them interleaved
+(bench.execute.plan.execution_order) and every codec is measured early.
 """
 
 from __future__ import annotations
@@ -33,36 +34,68 @@ def job_group(job: Any) -> tuple[str, str]:
 
 
 class EtaModel:
-    """Remaining seconds from the measured times of finished jobs, per codec and point."""
+    """Remaining seconds from the measured times of finished jobs, per codec and point.
+
+    The first job a worker runs also pays for starting it (imports, building codecs and
+    datasets, loading task networks): such "cold" times are corrected by the set-up
+    time they show against warm jobs of the same codec, and used raw only when nothing
+    better is known.
+    """
 
     def __init__(self, groups: Sequence[tuple[str, str]], workers: int = 1):
         self.workers = max(1, workers)
         self.remaining: dict[tuple[str, str], int] = defaultdict(int)
         for g in groups:
             self.remaining[g] += 1
-        self._sum: dict[Hashable, float] = defaultdict(float)
-        self._n: dict[Hashable, int] = defaultdict(int)
+        self.samples: list[tuple[tuple[str, str], float, bool]] = []
 
-    def finished(self, group: tuple[str, str], seconds: float | None) -> None:
-        """A job of `group` finished, after `seconds` of its own time (None: unknown)."""
+    def finished(self, group: tuple[str, str], seconds: float | None, cold: bool = False) -> None:
+        """A job of `group` finished after `seconds` of its own time (None: unknown);
+        `cold`: it was the first job of its worker."""
         if self.remaining.get(group, 0) > 0:
             self.remaining[group] -= 1
-        if seconds is None or seconds < 0:
-            return
-        for key in (group, group[0], None):
-            self._sum[key] += seconds
-            self._n[key] += 1
+        if seconds is not None and seconds >= 0:
+            self.samples.append((group, float(seconds), cold))
+
+    @staticmethod
+    def _matches(key: Hashable, group: tuple[str, str]) -> bool:
+        return key is None or key == group or key == group[0]
+
+    def _warm_mean(self, key: Hashable) -> float | None:
+        vals = [s for g, s, cold in self.samples if not cold and self._matches(key, g)]
+        return sum(vals) / len(vals) if vals else None
+
+    def setup_s(self) -> float | None:
+        """Median excess of cold jobs over warm jobs of their codec (None: not yet known)."""
+        excess = []
+        for g, s, cold in self.samples:
+            warm = self._warm_mean(g[0]) if cold else None
+            if warm is not None:
+                excess.append(s - warm)
+        if not excess:
+            return None
+        excess.sort()
+        mid = len(excess) // 2
+        median = excess[mid] if len(excess) % 2 else (excess[mid - 1] + excess[mid]) / 2
+        return max(0.0, median)
 
     def estimate(self, group: tuple[str, str]) -> float | None:
         """Expected seconds of one job of `group` (None before any job was measured)."""
+        setup = self.setup_s()
         for key in (group, group[0], None):
-            if self._n.get(key):
-                return self._sum[key] / self._n[key]
+            vals = [s if not cold else max(0.0, s - setup) for g, s, cold in self.samples
+                    if self._matches(key, g) and (not cold or setup is not None)]
+            if vals:
+                return sum(vals) / len(vals)
+        for key in (group, group[0], None):  # only cold jobs and no set-up estimate yet
+            vals = [s for g, s, _ in self.samples if self._matches(key, g)]
+            if vals:
+                return sum(vals) / len(vals)
         return None
 
     def eta_s(self) -> float | None:
         """Seconds until every remaining job is done (None before any measurement)."""
-        if not self._n.get(None):
+        if not self.samples:
             return None
         work = sum(n * (self.estimate(g) or 0.0) for g, n in self.remaining.items() if n > 0)
         return work / self.workers
@@ -91,6 +124,7 @@ class Progress:
         self.t0 = time.perf_counter()
         self.model = EtaModel([job_group(j) for j in jobs], workers) if jobs else None
         self.first_result_s: float | None = None
+        self._workers_seen: set[str] = set()
         self._bar = None
         if not self.enabled:
             return
@@ -123,15 +157,18 @@ class Progress:
         return (time.perf_counter() - self.t0) / self.done * (self.total - self.done)
 
     def advance(self, what: str, ok: bool = True, job: Any = None,
-                seconds: float | None = None) -> None:
-        """One job finished: `job` (its codec and point) and `seconds` (its own run time)
-        feed the per-codec ETA."""
+                seconds: float | None = None, worker: str | None = None) -> None:
+        """One job finished: `job` (its codec and point), `seconds` (its own run time) and
+        `worker` (JobResult.worker: its first job is a cold start) feed the ETA."""
         self.done += 1
         self.failed += 0 if ok else 1
         if self.first_result_s is None:
             self.first_result_s = time.perf_counter() - self.t0
         if self.model is not None and job is not None:
-            self.model.finished(job_group(job), seconds)
+            cold = worker is not None and worker not in self._workers_seen
+            if worker is not None:
+                self._workers_seen.add(worker)
+            self.model.finished(job_group(job), seconds, cold)
         if not self.enabled:
             return
         eta = self.eta_s()

@@ -62,3 +62,25 @@ def test_announce_and_groups():
     announce("planning run demo", out)
     assert out.getvalue() == "planning run demo\n"
     assert job_group(job("vvenc", 22)) == ("vvenc", "qp=22")
+
+
+def test_first_jobs_of_workers_are_corrected_for_start_up():
+    model = EtaModel([("a", "qp=1")] * 4 + [("b", "qp=1")] * 4, workers=1)
+    model.finished(("a", "qp=1"), 25.0, cold=True)  # 20 s of start-up + 5 s of work
+    assert model.setup_s() is None and model.estimate(("b", "qp=1")) == 25.0  # nothing better
+    model.finished(("b", "qp=1"), 24.0, cold=True)
+    model.finished(("a", "qp=1"), 5.0)
+    assert model.setup_s() == pytest.approx(20.0)  # 25 - 5: the only cold job with a warm mate
+    # a: (25 - 20 + 5) / 2 = 5; b: 24 - 20 = 4
+    assert model.estimate(("a", "qp=1")) == pytest.approx(5.0)
+    assert model.estimate(("b", "qp=1")) == pytest.approx(4.0)
+    assert model.eta_s() == pytest.approx(2 * 5.0 + 3 * 4.0)
+
+
+def test_progress_marks_each_workers_first_job_cold():
+    jobs = [job("a", 1, s) for s in range(4)]
+    bar = Progress(4, stream=io.StringIO(), jobs=jobs)
+    bar.advance("x", job=jobs[0], seconds=30.0, worker="h:1")
+    bar.advance("x", job=jobs[1], seconds=10.0, worker="h:1")
+    bar.advance("x", job=jobs[2], seconds=32.0, worker="h:2")
+    assert [cold for _, _, cold in bar.model.samples] == [True, False, True]
