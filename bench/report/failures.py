@@ -175,12 +175,15 @@ def markdown_section(runs: list[Any]) -> list[str]:
 
 
 def html_section(runs: list[Any]) -> str:
-    """index.html: a "Failed jobs" section ("" when no job failed)."""
+    """index.html: a "Failed jobs" block beside the incomplete-points warning ("" when no
+    job failed)."""
     found = failures_of_runs(runs)
     if not found:
         return ""
     esc = html.escape
-    parts = ["<h2 id='failures'>Failed jobs</h2>"]
+    total = sum(len(groups) for _, groups in found)
+    parts = [f"<section id='failures' class='warn'><p><strong>Failed jobs</strong>: {total} "
+             "reason(s); their points are incomplete (`icm-bench show RUN` lists them too)</p>"]
     for name, groups in found:
         if len(found) > 1:
             parts.append(f"<h3>{esc(name)}</h3>")
@@ -192,4 +195,5 @@ def html_section(runs: list[Any]) -> str:
                         f"<td>{esc(_where(g))}</td></tr>")
         parts.append("<table><thead><tr><th>reason</th><th>where</th></tr></thead><tbody>"
                      + "".join(rows) + "</tbody></table>")
+    parts.append("</section>")
     return "\n".join(parts)
