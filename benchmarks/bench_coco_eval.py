@@ -12,6 +12,7 @@ difference between the two backends' 12 stats, as JSON.
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import statistics
 import time
@@ -70,13 +71,22 @@ def synthetic_set(images: int, objects: int, false_positives: int, seed: int = 0
 
 
 def time_backend(gt: dict, dets: list[dict], iou_type: str, backend: str, repeat: int):
-    """Median wall seconds over `repeat` runs, and the stats of the last."""
-    times, stats = [], {}
+    """Median wall and CPU seconds over `repeat` runs, and the stats of the last."""
+    times, cpus, stats = [], [], {}
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         stats = coco_evaluate(gt, dets, iou_type, backend=backend)
         times.append(time.perf_counter() - start)
-    return statistics.median(times), stats
+        cpus.append(time.process_time() - cpu)
+    return statistics.median(times), statistics.median(cpus), stats
+
+
+def has_faster_coco_eval() -> bool:
+    try:
+        import faster_coco_eval  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def main() -> None:
@@ -87,19 +97,25 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     gt, dets = synthetic_set(args.images, args.objects, args.fp)
-    report = {"images": args.images, "annotations": len(gt["annotations"]), "detections": len(dets)}
+    report = {"images": args.images, "annotations": len(gt["annotations"]), "detections": len(dets),
+              "load_avg_1min": round(os.getloadavg()[0], 2)}
+    fast_backend = has_faster_coco_eval()
     for iou_type in ("bbox", "segm"):
         drop = "segmentation" if iou_type == "bbox" else "bbox"
         typed = [{k: v for k, v in d.items() if k != drop} for d in dets]
-        slow, ref = time_backend(gt, typed, iou_type, "pycocotools", args.repeat)
-        fast, got = time_backend(gt, typed, iou_type, "faster-coco-eval", args.repeat)
-        report[iou_type] = {
-            "pycocotools_s": round(slow, 3),
+        slow, slow_cpu, ref = time_backend(gt, typed, iou_type, "pycocotools", args.repeat)
+        report[iou_type] = {"pycocotools_s": round(slow, 3), "pycocotools_cpu_s": round(slow_cpu, 3),
+                            "AP": ref["AP"]}
+        if not fast_backend:
+            report[iou_type]["faster_coco_eval"] = "not installed"
+            continue
+        fast, fast_cpu, got = time_backend(gt, typed, iou_type, "faster-coco-eval", args.repeat)
+        report[iou_type].update({
             "faster_coco_eval_s": round(fast, 3),
+            "faster_coco_eval_cpu_s": round(fast_cpu, 3),
             "speedup": round(slow / fast, 2),
             "max_abs_stat_difference": max(abs(ref[k] - got[k]) for k in COCO_STATS),
-            "AP": ref["AP"],
-        }
+        })
     print(json.dumps(report, indent=2))
 
 
