@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Literal, Optional
 from pydantic import Field
 
 from bench.codecs.base import CodecConfig
-from bench.codecs.learned import LearnedCodec, LearnedCodecConfig, _point_text
+from bench.codecs.learned import LearnedCodec, LearnedCodecConfig, _point_text, resolve_path
 from bench.errors import CodecError, SpecError
 from bench.types import RatePoint
 
@@ -97,7 +97,7 @@ class CompressAICodec(LearnedCodec):
         given = self.config.checkpoints.get(key) or (
             next(iter(self.config.checkpoints.values()), None) if self.vbr else None)
         if given:
-            return Path(given).expanduser()
+            return resolve_path(given)
         if self.config.checkpoint_dir:
             found = self._zoo_file(None if self.vbr else int(float(point.value)))
             if found is not None:
@@ -111,13 +111,13 @@ class CompressAICodec(LearnedCodec):
         stem = zoo_file_stem(self.arch, self.config.metric, quality)
         if stem is None:
             return None
-        folder = Path(self.config.checkpoint_dir).expanduser()
+        folder = resolve_path(self.config.checkpoint_dir)
         pattern = re.compile(re.escape(stem) + r"-[0-9a-f]{6,64}\.(?:pth\.tar|pth|pt|tar)")
         hits = sorted(p for p in folder.glob(f"{stem}-*") if pattern.fullmatch(p.name))
         return hits[0] if hits else None
 
     def _all_checkpoints(self) -> list[Path]:
-        paths = [Path(p).expanduser() for p in self.config.checkpoints.values()]
+        paths = [resolve_path(p) for p in self.config.checkpoints.values()]
         if self.config.checkpoint_dir and not paths:
             for q in ([None] if self.vbr else range(1, 9)):
                 found = self._zoo_file(q)
@@ -133,7 +133,7 @@ class CompressAICodec(LearnedCodec):
         if self.arch not in architecture_names():
             raise CodecError(f"codec 'compressai': unknown model {self.config.model!r}; "
                              f"CompressAI's models: {', '.join(architecture_names())}")
-        if self.config.checkpoint_dir and not Path(self.config.checkpoint_dir).expanduser().is_dir():
+        if self.config.checkpoint_dir and not resolve_path(self.config.checkpoint_dir).is_dir():
             raise CodecError(f"codec 'compressai': checkpoint_dir "
                              f"{self.config.checkpoint_dir!r} does not exist")
         super().check()

@@ -72,6 +72,19 @@ def _point_text(value: Any) -> str:
     return str(int(f)) if f.is_integer() else repr(f)
 
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def resolve_path(path: str | Path) -> Path:
+    """A weights path: as given when it exists (or is absolute), else relative to the project
+    root, so that presets naming `bench/models/weights/...` work from any directory."""
+    p = Path(path).expanduser()
+    if p.is_absolute() or p.exists():
+        return p
+    alt = PROJECT_ROOT / p
+    return alt if alt.exists() else p
+
+
 def centre_padding(h: int, w: int, multiple: int) -> tuple[int, int, int, int]:
     """(left, right, top, bottom) zero padding to the next multiple, centred as CompressAI's eval."""
     new_h = (h + multiple - 1) // multiple * multiple
@@ -167,7 +180,7 @@ class LearnedCodec(Codec):
             known = ", ".join(sorted(self.config.checkpoints)) or "none"
             raise CodecError(f"codec {self.name!r}: no checkpoint for point {point.label} "
                              f"(checkpoints given for: {known})")
-        return Path(path).expanduser()
+        return resolve_path(path)
 
     def coding_kwargs(self, point: RatePoint) -> dict[str, Any]:
         """Extra keyword arguments of the model's compress/decompress at `point`."""
@@ -207,7 +220,7 @@ class LearnedCodec(Codec):
         return f"{self.version_prefix()} sha256:{','.join(digests) or 'none'}"
 
     def _all_checkpoints(self) -> list[Path]:
-        return [Path(p).expanduser() for p in self.config.checkpoints.values()]
+        return [resolve_path(p) for p in self.config.checkpoints.values()]
 
     def check(self) -> None:
         for path in self._all_checkpoints():

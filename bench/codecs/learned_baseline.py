@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any, ClassVar, Optional
 
 from bench.codecs.base import CodecConfig
-from bench.codecs.learned import LearnedCodec, LearnedCodecConfig
+from bench.codecs.learned import LearnedCodec, LearnedCodecConfig, resolve_path
 from bench.errors import CodecError, SpecError
 from bench.types import RatePoint
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "models" / "weights" / "learned-baseline.pt"
 LEVEL_SCALE = 1000  # the header's level resolution
 _CODE_KIND = "level-code"  # the point kind a decoded header gives back (internal)
+_LAMBDAS: dict[tuple[str, str], list[float]] = {}
 
 
 class LearnedBaselineConfig(LearnedCodecConfig):
@@ -35,7 +36,7 @@ class LearnedBaselineCodec(LearnedCodec):
     point_kind = "lambda"
 
     def weights_path(self) -> Path:
-        return Path(self.config.weights).expanduser() if self.config.weights else DEFAULT_WEIGHTS
+        return resolve_path(self.config.weights) if self.config.weights else DEFAULT_WEIGHTS
 
     def model_key(self, point: RatePoint) -> str:
         return "variable-rate"
@@ -67,11 +68,26 @@ class LearnedBaselineCodec(LearnedCodec):
                              "them with `icm-bench train learned-baseline`)")
 
     def check_point(self, point: RatePoint) -> None:
+        """Kind, weights file, and the lambda inside the trained range (no model is built)."""
         super().check_point(point)
+        lambdas = self.trained_lambdas()
         try:
-            self.level(point)
-        except (ValueError, TypeError) as exc:
-            raise SpecError(f"codec {self.name!r}: point {point.label}: {exc}") from None
+            value = float(point.value)
+        except (TypeError, ValueError):
+            raise SpecError(f"codec {self.name!r}: point {point.label} is not a number") from None
+        if not lambdas[0] * (1 - 1e-9) <= value <= lambdas[-1] * (1 + 1e-9):
+            raise SpecError(f"codec {self.name!r}: lambda {value:g} is outside the trained "
+                            f"range {lambdas[0]:g}..{lambdas[-1]:g}")
+
+    def trained_lambdas(self) -> list[float]:
+        """The lambdas the weights were trained for (read from the file once, not built)."""
+        from bench.checkpoint import file_sha256
+
+        path = self.weights_path()
+        key = (str(path), file_sha256(path))
+        if key not in _LAMBDAS:
+            _LAMBDAS[key] = [float(v) for v in self.load_state(path)["config"]["lambdas"]]
+        return _LAMBDAS[key]
 
     def level(self, point: RatePoint) -> float:
         """The rate level of a lambda point (quantised as in the header) or of a header code."""

@@ -3,12 +3,17 @@
 The way learned codecs are usually compared (CompressAI's `-d DIR`): no annotations,
 so it goes with the `pixel` task (or any task that needs only images). Item ids are the
 file names relative to `root`; the fingerprint hashes every selected file's bytes, so
-replacing an image re-runs what depends on it.
+replacing an image re-runs what depends on it. With `synthetic`, a folder that holds no
+images yet is first filled with synthetic-coco images (the demo's, by default), so a
+preset can run on an image folder out of the box.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +33,18 @@ class ImageFolderDataset(Dataset):
         recursive: also take images in subfolders (ids are then relative paths).
         limit: only the first N images.
         ids_file: a file listing the ids (file names) to use, one per line.
+        synthetic: when `root` holds no images, write synthetic-coco images there first;
+            keys of `write_synthetic_folder` (n_images, width, height, seed, split).
     """
 
     kind = "images"
 
     def __init__(self, root: str | Path, recursive: bool = False, limit: int | None = None,
-                 ids_file: str | Path | None = None):
+                 ids_file: str | Path | None = None, synthetic: dict[str, Any] | None = None):
         self.root = Path(root).expanduser()
+        self.synthetic = dict(synthetic) if synthetic is not None else None
+        if self.synthetic is not None and not _has_images(self.root):
+            write_synthetic_folder(self.root, **self.synthetic)
         if not self.root.is_dir():
             raise DatasetError(f"image folder {str(self.root)!r} does not exist")
         self.recursive = bool(recursive)
@@ -80,4 +90,48 @@ class ImageFolderDataset(Dataset):
 
     def params(self) -> dict[str, Any]:
         return {"root": str(self.root), "recursive": self.recursive, "limit": self.limit,
-                "ids_file": None if self.ids_file is None else str(self.ids_file)}
+                "ids_file": None if self.ids_file is None else str(self.ids_file),
+                "synthetic": self.synthetic}
+
+
+def _has_images(folder: Path) -> bool:
+    return folder.is_dir() and any(p.suffix.lower() in IMAGE_SUFFIXES for p in folder.iterdir())
+
+
+def render_synthetic(index: int, width: int = 320, height: int = 240, seed: int = 0,
+                     split: str = "val") -> Any:
+    """Image `index` of a synthetic-coco split (the pixels its generator writes), in memory."""
+    import numpy as np
+
+    from bench.datasets.synthetic_coco import render_image, split_seed
+
+    rng = np.random.default_rng([split_seed(seed, split), index])
+    img, _ = render_image(rng, height, width, 5)
+    return img
+
+
+def write_synthetic_folder(root: Path, n_images: int = 24, width: int = 320, height: int = 240,
+                           seed: int = 0, split: str = "val") -> Path:
+    """Write synthetic-coco images 000001.png ... into `root` (atomically: temp dir, rename)."""
+    from PIL import Image
+
+    if not isinstance(n_images, int) or n_images < 1:
+        raise DatasetError(f"images: synthetic n_images must be an integer >= 1, got {n_images!r}")
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.tmp-", dir=root.parent))
+    try:
+        for i in range(n_images):
+            img = render_synthetic(i, width, height, seed, split)
+            Image.fromarray(img).save(tmp / f"{i + 1:06d}.png", format="PNG")
+        if root.is_dir() and not any(root.iterdir()):
+            root.rmdir()
+        try:
+            os.rename(tmp, root)
+        except OSError:
+            if not _has_images(root):
+                raise
+    except OSError as exc:
+        raise DatasetError(f"cannot write synthetic images to {str(root)!r}: {exc}") from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return root

@@ -44,6 +44,92 @@ def _deconv(cin: int, cout: int, k: int = 5, s: int = 2) -> nn.ConvTranspose2d:
     return nn.ConvTranspose2d(cin, cout, k, stride=s, output_padding=s - 1, padding=k // 2)
 
 
+TRANSFORMS = ("conv", "dct8")
+BLOCK = 8  # "dct8": 8x8 pixel blocks -> 192 channels
+
+
+# "dct8" hyper-decoder outputs: scale = exp(SCALE_MULT * s), mean = MEAN_MULT * m, so that
+# the entropy model calibrates over orders of magnitude in few optimiser steps.
+# Likewise the log-gains are stored divided by GAIN_MULT (faster per-channel step sizes).
+SCALE_MULT, MEAN_MULT, INIT_SCALE, GAIN_MULT = 8.0, 4.0, 0.003, 8.0
+
+
+class _Shift(nn.Module):
+    """Adds a constant: centres the input (-0.5) and restores the output (+0.5)."""
+
+    def __init__(self, value: float):
+        super().__init__()
+        self.value = value
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.value
+
+
+def block_dct_matrix() -> Tensor:
+    """192 x 192 orthonormal transform of an 8x8 RGB block (PixelUnshuffle's channel order):
+    an orthonormal opponent colour transform (luma (R+G+B)/sqrt3, two chroma) times the
+    orthonormal 2-D DCT-II of each colour plane."""
+    n = BLOCK
+    k = torch.arange(n, dtype=torch.float64)
+    dct = torch.cos(math.pi * (2 * k[None, :] + 1) * k[:, None] / (2 * n)) * math.sqrt(2 / n)
+    dct[0] /= math.sqrt(2)
+    colour = torch.tensor([[1 / math.sqrt(3)] * 3,
+                           [1 / math.sqrt(2), 0.0, -1 / math.sqrt(2)],
+                           [1 / math.sqrt(6), -2 / math.sqrt(6), 1 / math.sqrt(6)]],
+                          dtype=torch.float64)
+    return torch.kron(colour, torch.kron(dct, dct)).float()
+
+
+def _centre_tap_(conv: nn.Conv2d, matrix: Tensor) -> nn.Conv2d:
+    """Initialise a convolution as `matrix` on its centre tap (out x in), zero elsewhere."""
+    with torch.no_grad():
+        conv.weight.zero_()
+        k = conv.kernel_size[0] // 2
+        conv.weight[:, :, k, k] = matrix
+        conv.bias.zero_()
+    return conv
+
+
+def _dct_analysis(M: int) -> nn.Sequential:
+    """8x8 blocks -> colour+DCT coefficients (3x3 convolution, DCT on the centre tap at
+    start), near-identity GDN, 1x1 convolution (identity at start): JPEG's transform as the
+    starting point, learned from there (overlapping, non-linear)."""
+    c = 3 * BLOCK * BLOCK
+    if M != c:
+        raise ValueError(f"transform 'dct8' needs M = {c}, got {M}")
+    eye = torch.eye(c)
+    return nn.Sequential(_Shift(-0.5), nn.PixelUnshuffle(BLOCK),
+                         _centre_tap_(_conv(c, c, 3, 1), block_dct_matrix()),
+                         GDN(c, gamma_init=0.01), _centre_tap_(_conv(c, c, 1, 1), eye))
+
+
+def _dct_synthesis(M: int) -> nn.Sequential:
+    """The mirror of `_dct_analysis` (the transposed DCT on the centre tap at start)."""
+    c = 3 * BLOCK * BLOCK
+    return nn.Sequential(_centre_tap_(_conv(c, c, 1, 1), torch.eye(c)),
+                         GDN(c, inverse=True, gamma_init=0.01),
+                         _centre_tap_(_conv(c, c, 3, 1), block_dct_matrix().T),
+                         nn.PixelShuffle(BLOCK), _Shift(0.5))
+
+
+def _analysis(N: int, M: int, transform: str) -> nn.Sequential:
+    """g_a: four stride-2 5x5 convolutions with GDN ("conv", Ballé et al.), or the
+    DCT-initialised 8x8 block transform ("dct8")."""
+    if transform == "dct8":
+        return _dct_analysis(M)
+    return nn.Sequential(_conv(3, N), GDN(N), _conv(N, N), GDN(N), _conv(N, N), GDN(N),
+                         _conv(N, M))
+
+
+def _synthesis(N: int, M: int, transform: str) -> nn.Sequential:
+    """g_s: the mirror of `_analysis`."""
+    if transform == "dct8":
+        return _dct_synthesis(M)
+    return nn.Sequential(_deconv(M, N), GDN(N, inverse=True), _deconv(N, N),
+                         GDN(N, inverse=True), _deconv(N, N), GDN(N, inverse=True),
+                         _deconv(N, 3))
+
+
 class GainedMeanScaleHyperprior(CompressionModel):
     """Mean-scale hyperprior with asymmetric gain units: one model, every rate level.
 
@@ -55,17 +141,19 @@ class GainedMeanScaleHyperprior(CompressionModel):
 
     pad_multiple = 64  # 4 stride-2 layers in g_a, 2 in h_a
 
-    def __init__(self, N: int = 64, M: int = 128, lambdas: Sequence[float] = DEFAULT_LAMBDAS):
+    def __init__(self, N: int = 64, M: int = 128, lambdas: Sequence[float] = DEFAULT_LAMBDAS,
+                 transform: str = "conv"):
         super().__init__()
         if list(lambdas) != sorted(lambdas) or len(lambdas) < 2:
             raise ValueError(f"lambdas must be >= 2 ascending values, got {list(lambdas)}")
+        if transform not in TRANSFORMS:
+            raise ValueError(f"transform must be one of {TRANSFORMS}, got {transform!r}")
         self.N, self.M = int(N), int(M)
+        self.transform = transform
         self.lambdas = [float(v) for v in lambdas]
-        self.g_a = nn.Sequential(_conv(3, N), GDN(N), _conv(N, N), GDN(N), _conv(N, N), GDN(N),
-                                 _conv(N, M))
-        self.g_s = nn.Sequential(_deconv(M, N), GDN(N, inverse=True), _deconv(N, N),
-                                 GDN(N, inverse=True), _deconv(N, N), GDN(N, inverse=True),
-                                 _deconv(N, 3))
+        self.g_a, self.g_s = _analysis(N, M, transform), _synthesis(N, M, transform)
+        if transform == "dct8":
+            self.pad_multiple = BLOCK * 4  # h_a has two stride-2 layers
         self.h_a = nn.Sequential(_conv(M, N, 3, 1), nn.LeakyReLU(inplace=True), _conv(N, N),
                                  nn.LeakyReLU(inplace=True), _conv(N, N))
         self.h_s = nn.Sequential(_deconv(N, M), nn.LeakyReLU(inplace=True),
@@ -75,9 +163,21 @@ class GainedMeanScaleHyperprior(CompressionModel):
         self.gaussian_conditional = GaussianConditional(None)
         # log-gains: g_l = sqrt(lambda_l / lambda_ref) at start (quantisation step ~ 1/sqrt(lambda))
         ref = math.exp(sum(math.log(v) for v in self.lambdas) / len(self.lambdas))
-        init = torch.tensor([0.5 * math.log(v / ref) for v in self.lambdas])
-        self.log_gain = nn.Parameter(init[:, None].repeat(1, M))
-        self.log_inv_gain = nn.Parameter(-init[:, None].repeat(1, M))
+        if transform == "dct8":  # high-rate optimum of lambda*255^2*D + R for an orthonormal
+            # transform, 3 coefficients a pixel: step^2 = 18 / (lambda * 255^2 * ln 2)
+            init = torch.tensor([0.5 * math.log(v * 255**2 * math.log(2) / 18)
+                                 for v in self.lambdas])
+        else:
+            init = torch.tensor([0.5 * math.log(v / ref) for v in self.lambdas])
+        self.gain_mult = GAIN_MULT if transform == "dct8" else 1.0
+        self.log_gain = nn.Parameter(init[:, None].repeat(1, M) / self.gain_mult)
+        self.log_inv_gain = nn.Parameter(-init[:, None].repeat(1, M) / self.gain_mult)
+        if transform == "dct8":
+            with torch.no_grad():  # start from means 0 and a small scale everywhere
+                last = self.h_s[-1]
+                last.weight.zero_()
+                last.bias.zero_()
+                last.bias[:M] = math.log(INIT_SCALE) / SCALE_MULT
 
     @property
     def levels(self) -> int:
@@ -94,7 +194,16 @@ class GainedMeanScaleHyperprior(CompressionModel):
         t = (level_t - lo.float())[:, None]
         log_g = self.log_gain[lo] * (1 - t) + self.log_gain[lo + 1] * t
         log_ig = self.log_inv_gain[lo] * (1 - t) + self.log_inv_gain[lo + 1] * t
-        return log_g.exp()[:, :, None, None], log_ig.exp()[:, :, None, None]
+        m = self.gain_mult
+        return (m * log_g).exp()[:, :, None, None], (m * log_ig).exp()[:, :, None, None]
+
+    @torch.no_grad()
+    def calibrate(self, x: Tensor) -> None:
+        """Data-dependent start ("dct8"): each channel's predicted scale = its RMS on `x`."""
+        if self.transform != "dct8":
+            return
+        rms = self.g_a(x).pow(2).mean(dim=(0, 2, 3)).sqrt().clamp_min(1e-4)
+        self.h_s[-1].bias[:self.M] = rms.log() / SCALE_MULT
 
     def level_of(self, lmbda: float) -> float:
         """The (fractional) level whose trade-off is `lmbda`, by log-linear interpolation."""
@@ -110,6 +219,8 @@ class GainedMeanScaleHyperprior(CompressionModel):
 
     def _params(self, z_hat: Tensor) -> tuple[Tensor, Tensor]:
         scales, means = self.h_s(z_hat).chunk(2, 1)
+        if self.transform == "dct8":
+            return torch.exp(SCALE_MULT * scales), MEAN_MULT * means
         return scales, means
 
     def forward(self, x: Tensor, level: Tensor | float | int) -> dict[str, Any]:
@@ -152,7 +263,8 @@ class GainedMeanScaleHyperprior(CompressionModel):
 
     def config(self) -> dict[str, Any]:
         """What `from_weights` needs to rebuild the architecture."""
-        return {"N": self.N, "M": self.M, "lambdas": list(self.lambdas)}
+        return {"N": self.N, "M": self.M, "lambdas": list(self.lambdas),
+                "transform": self.transform}
 
     @classmethod
     def from_weights(cls, payload: dict[str, Any]) -> GainedMeanScaleHyperprior:

@@ -57,6 +57,7 @@ def test_lambda_between_levels(weights):
 def test_points_checked_before_the_run(weights, tmp_path):
     codec = LearnedBaselineCodec(weights=str(weights))
     codec.check_point(RatePoint("lambda", 0.008))
+    assert codec._models == {}  # planning never builds the network
     with pytest.raises(SpecError, match="outside the trained range"):
         codec.check_point(RatePoint("lambda", 0.5))
     with pytest.raises(SpecError, match="takes lambda points"):

@@ -57,3 +57,15 @@ def test_registered_and_usable_with_the_pixel_task(tmp_path):
     write(tmp_path, "x.png", 1)
     ds = DATASETS.build("images", {"root": str(tmp_path)})
     assert ds.params()["root"] == str(tmp_path) and ds.ids() == ["x.png"]
+
+
+def test_synthetic_folder_holds_the_demo_images(tmp_path):
+    from bench.datasets.synthetic_coco import SyntheticCocoDataset
+
+    root = tmp_path / "synth"
+    ds = ImageFolderDataset(root=str(root), synthetic={"n_images": 2, "width": 96, "height": 64})
+    assert ds.ids() == ["000001.png", "000002.png"]
+    coco = SyntheticCocoDataset(n_images=2, width=96, height=64, root=str(tmp_path / "coco"))
+    assert np.array_equal(ds.load("000002.png").image, coco.load(coco.ids()[1]).image)
+    again = ImageFolderDataset(root=str(root), synthetic={"n_images": 5})  # exists: kept
+    assert again.ids() == ds.ids() and again.params()["synthetic"] == {"n_images": 5}

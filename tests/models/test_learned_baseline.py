@@ -88,3 +88,29 @@ def test_from_weights_round_trip(model):
     assert back.config() == model.config()
     with pytest.raises(ValueError, match="not a learned-baseline weights file"):
         GainedMeanScaleHyperprior.from_weights({"format": "other"})
+
+
+def test_block_dct_is_orthonormal_and_dct8_starts_near_lossless():
+    import math
+
+    from bench.models.learned_baseline import block_dct_matrix
+
+    t = block_dct_matrix()
+    assert torch.allclose(t @ t.T, torch.eye(192), atol=1e-5)
+    torch.manual_seed(0)
+    m = GainedMeanScaleHyperprior(N=16, M=192, lambdas=[0.001, 0.01], transform="dct8").eval()
+    assert m.pad_multiple == 32 and m.config()["transform"] == "dct8"
+    x = 0.3 + 0.5 * torch.rand(2, 3, 64, 96)  # offset from grey: DC energy
+    with torch.no_grad():
+        mse = float(((m.g_s(m.g_a(x)) - x) ** 2).mean())
+        m.calibrate(x)
+        scales, means = m._params(torch.zeros(1, 16, 2, 3))
+    assert -10 * math.log10(mse) > 50  # the block DCT and its transpose, GDN near identity
+    assert torch.all(means == 0) and scales.shape == (1, 192, 8, 12)
+    # the calibrated scale of the first (DC, luma) channel exceeds a high-frequency chroma one
+    assert scales[0, 0, 0, 0] > scales[0, 191, 0, 0]
+    # gains start at the high-rate optimum: step^2 = 18 / (lambda 255^2 ln 2)
+    g, _ = m.gains(0)
+    assert float(g[0, 0]) == pytest.approx(math.sqrt(0.001 * 255**2 * math.log(2) / 18), rel=1e-5)
+    with pytest.raises(ValueError, match="needs M = 192"):
+        GainedMeanScaleHyperprior(M=128, transform="dct8")

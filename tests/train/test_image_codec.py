@@ -67,6 +67,20 @@ def test_one_compressai_model_per_lambda(tmp_path):
     assert codec.decode(codec.encode(img, RatePoint("quality", 2))).shape == img.shape
 
 
+def test_zoo_names_are_found_by_checkpoint_dir(tmp_path):
+    model = {"type": "bmshj2018-factorized", "kwargs": {"N": 8, "M": 12}}
+    path = recipe(tmp_path, model, [0.003, 0.03], steps=1)
+    summary = train(path, ["program.kwargs.zoo_names=true"], log=lambda s: None)
+    names = sorted(f.rsplit("/", 1)[-1] for f in summary["export"]["files"])
+    assert [n[:-len("-12345678.pth.tar")] for n in names] == [
+        "bmshj2018-factorized-prior-1", "bmshj2018-factorized-prior-2"]
+    from bench.codecs.compressai_codec import CompressAICodec
+
+    codec = CompressAICodec(model="bmshj2018-factorized", checkpoint_dir=str(tmp_path))
+    codec.check()
+    codec.check_point(RatePoint("quality", 2))
+
+
 def test_image_folder_data_and_errors(tmp_path):
     from PIL import Image
 
@@ -84,3 +98,15 @@ def test_image_folder_data_and_errors(tmp_path):
         train(recipe(tmp_path / "x", {"type": "nope"}, [0.01], steps=1), log=lambda s: None)
     with pytest.raises(SpecError, match="image-codec program kwargs"):
         train(recipe(tmp_path / "y", BASELINE, [], steps=1), log=lambda s: None)
+
+
+def test_yuv_mse_weights_luma_six_to_one():
+    from bench.train.programs.image_codec import yuv_mse
+
+    x = torch.zeros(1, 3, 4, 4)
+    grey = torch.full_like(x, 0.1)  # an error in luma only
+    assert float(yuv_mse(grey, x)[0]) == pytest.approx(6 / 8 * 0.01, rel=1e-4)
+    blue = x.clone()
+    blue[:, 2] = 0.1
+    expect = (6 * 0.0114**2 + 0.05**2 + 0.0081312**2) / 8
+    assert float(yuv_mse(blue, x)[0]) == pytest.approx(expect, rel=1e-3)

@@ -35,19 +35,34 @@ class ImageCodecKwargs(BaseModel):
     model_config = ConfigDict(extra="forbid")
     model: ModelSpec = Field(default_factory=ModelSpec)
     lambdas: list[float] = Field(..., min_length=1)
-    distortion: Literal["mse", "ms-ssim"] = "mse"
+    distortion: Literal["mse", "mse-yuv", "ms-ssim"] = "mse"
     data: DataSpec = Field(default_factory=DataSpec)
     eval: EvalSpec = Field(default_factory=EvalSpec)
     init: Optional[str] = Field(None, description="weights to start from (fine-tuning)")
+    zoo_names: bool = Field(False, description="CompressAI models: name the exported files as "
+                                               "the zoo does (<model>-<q>-<sha256[:8]>.pth.tar)")
+
+
+# BT.601 full-range RGB -> YCbCr (the luma of psnr_y), rows Y, Cb, Cr.
+_YCBCR = ((0.299, 0.587, 0.114), (-0.168736, -0.331264, 0.5), (0.5, -0.418688, -0.081312))
+
+
+def yuv_mse(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Per-sample (6 MSE_Y + MSE_Cb + MSE_Cr) / 8: JVET's PSNR-YUV 6:1:1 weighting."""
+    m = torch.tensor(_YCBCR, dtype=x.dtype, device=x.device)
+    err = torch.einsum("oc,bchw->bohw", m, x_hat - x).pow(2).flatten(2).mean(2)
+    return (6 * err[:, 0] + err[:, 1] + err[:, 2]) / 8
 
 
 def rd_terms(out: dict[str, Any], x: torch.Tensor, distortion: str) -> tuple[torch.Tensor, ...]:
-    """Per-sample (bpp, distortion, mse) of a forward pass on a batch."""
+    """Per-sample (bpp, distortion, mse) of a forward pass on a batch (mse: RGB)."""
     n_pixels = x.shape[2] * x.shape[3]
     bpp = sum(torch.log(lik).flatten(1).sum(1) for lik in out["likelihoods"].values())
     bpp = bpp / (-math.log(2) * n_pixels)
     mse = ((out["x_hat"] - x) ** 2).flatten(1).mean(1)
-    if distortion == "ms-ssim":
+    if distortion == "mse-yuv":
+        dist = 255.0 ** 2 * yuv_mse(out["x_hat"], x)
+    elif distortion == "ms-ssim":
         from pytorch_msssim import ms_ssim
 
         dist = 1 - ms_ssim(out["x_hat"].clamp(0, 1), x, data_range=1.0, size_average=False)
@@ -85,10 +100,12 @@ class ImageCodecProgram(TrainProgram):
                                 f"CompressAI architectures: {', '.join(model_architectures)}")
             for i, _ in enumerate(self.cfg.lambdas):
                 self.models[f"q{i + 1}"] = arch(**self.cfg.model.kwargs)
+        self.sampler = CropSampler(self.cfg.data)
+        if self.variable and not self.cfg.init:  # data-dependent start (resume overrides it)
+            self.models["vr"].calibrate(torch.cat([self.sampler.batch(0) for _ in range(4)]))
         if self.cfg.init:
             self._load_init(Path(self.cfg.init))
         self.models.to(self.device)
-        self.sampler = CropSampler(self.cfg.data)
         self.held_out = eval_images(self.cfg.eval, self.cfg.data.width, self.cfg.data.height)
 
     def _load_init(self, path: Path) -> None:
@@ -206,9 +223,26 @@ class ImageCodecProgram(TrainProgram):
                            "state_dict": state}
                 target = path.with_name(f"{path.stem}-{key}{path.suffix}")
             save_checkpoint(target, payload)
+            if self.cfg.zoo_names and not self.variable:
+                target = self._zoo_rename(target, i + 1)
             written.append(str(target))
         return {"files": written, "lambdas": self.cfg.lambdas, "data": describe(self.cfg.data),
                 "distortion": self.cfg.distortion, "model": self.cfg.model.model_dump()}
+
+    def _zoo_rename(self, path: Path, quality: int) -> Path:
+        """Rename an export to CompressAI's zoo name, whose hash suffix the codec checks."""
+        from bench.checkpoint import file_sha256
+        from bench.codecs.compressai_codec import zoo_file_stem
+
+        stem = zoo_file_stem(self.cfg.model.type, self.cfg.distortion, quality)
+        if stem is None:
+            raise SpecError(f"image-codec: CompressAI's zoo has no file name for "
+                            f"{self.cfg.model.type} {self.cfg.distortion} quality {quality}")
+        for old in path.parent.glob(f"{stem}-*.pth.tar"):
+            old.unlink()  # a previous export of this quality
+        target = path.with_name(f"{stem}-{file_sha256(path)[:8]}.pth.tar")
+        path.rename(target)
+        return target
 
     def card(self, summary: dict[str, Any]) -> str:
         """The generic card plus the measured RD points as a table."""

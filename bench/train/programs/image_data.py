@@ -49,11 +49,9 @@ class EvalSpec(BaseModel):
 def synthetic_image(split: str, index: int, seed: int = 0, width: int = 320,
                     height: int = 240) -> np.ndarray:
     """Image `index` of a synthetic-coco split, rendered in memory (H x W x 3 uint8)."""
-    from bench.datasets.synthetic_coco import render_image, split_seed
+    from bench.datasets.images import render_synthetic
 
-    rng = np.random.default_rng([split_seed(seed, split), index])
-    img, _ = render_image(rng, height, width, 5)
-    return img
+    return render_synthetic(index, width, height, seed, split)
 
 
 def folder_images(root: str | Path, limit: int | None = None) -> list[np.ndarray]:
