@@ -138,5 +138,12 @@ def test_checkpoint_payload_round_trip_is_half_precision():
     assert loaded.config == SMALL and not loaded.training
     ref = model.state_dict()["g_a.0.weight"]
     assert torch.allclose(loaded.state_dict()["g_a.0.weight"], ref, atol=1e-3)
+    assert not any(n.endswith("gaussian_conditional._quantized_cdf") for n in doc["state_dict"])
+    x = torch.rand(1, 3, 64, 64)
+    coded = loaded.compress(x, level=1.0)
+    assert loaded.decompress(coded["strings"], coded["shape"])["x_hat"].shape == x.shape
+    del doc["state_dict"]["g_a.0.weight"]
+    with pytest.raises(ValueError, match="lacks weights"):
+        model_from_payload(doc)
     with pytest.raises(ValueError, match="not a CI-ICM"):
         model_from_payload({"format": "other"})

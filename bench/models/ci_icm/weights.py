@@ -14,6 +14,7 @@ CHECKPOINT_FORMAT = "icm-bench-ci-icm"
 CHECKPOINT_VERSION = 1
 FP32_PREFIXES = ("latent_codec.hyper.entropy_bottleneck.",)  # kept exact (medians, CDFs)
 CDF_BUFFERS = ("_quantized_cdf", "_offset", "_cdf_length", "scale_table")  # rebuilt by update()
+GC_TABLES = tuple(f"gaussian_conditional.{b}" for b in CDF_BUFFERS[:3])  # not stored (4 MB)
 
 
 def load_compatible(model: CiIcm, state: dict[str, Tensor]) -> dict[str, list[str]]:
@@ -58,11 +59,13 @@ def checkpoint_payload(model: CiIcm, meta: dict[str, Any], half: bool = True) ->
     """Plain data for `torch.save`: format, version, config, metadata and the weights.
 
     Floating weights are stored as float16 (`half`), except the hyper-latent entropy
-    model's; the model calls `update(force=True)` after loading, so its CDF tables are
-    recomputed from the stored weights.
+    model's. The Gaussian conditionals' CDF tables are left out (they depend only on
+    the scale table): `model_from_payload` rebuilds all tables with `update(force=True)`.
     """
     state = {}
     for name, t in model.state_dict().items():
+        if name.endswith(GC_TABLES):
+            continue
         keep = not half or not t.is_floating_point() or name.startswith(FP32_PREFIXES)
         state[name] = (t if keep else t.half()).detach().cpu().contiguous().clone()
     return {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
@@ -78,6 +81,12 @@ def model_from_payload(doc: dict[str, Any]) -> CiIcm:
                          f"{CHECKPOINT_VERSION}")
     model = CiIcm(CiIcmConfig.from_dict(doc["config"]))
     state = {k: v.float() if v.is_floating_point() else v for k, v in doc["state_dict"].items()}
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    lacking = [k for k in missing if not k.endswith(GC_TABLES)]
+    if lacking:
+        raise ValueError(f"checkpoint lacks weights: {lacking[:5]}")
+    state.update({k: own[k] for k in missing})
     model.load_state_dict(state)
     model.eval()
     model.update(force=True)
