@@ -76,6 +76,7 @@ class BootstrapSpec(_Model):
     resamples: int = Field(200, ge=0, description="bootstrap replicates; 0 turns it off")
     seed: int = 0
     confidence: float = Field(0.95, gt=0, lt=1, description="of the percentile interval")
+    bands: bool = Field(False, description="RD plots shade each curve's per-point interval")
 
 
 class BDSpec(_Model):

@@ -28,7 +28,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from bench.analysis.bd import monotonic_mode
-from bench.analysis.curves import BDRow, accuracy_metrics, bd_table, metric_names
+from bench.analysis.curves import (
+    BDRow, accuracy_metrics, bd_table, headline_metrics, metric_names,
+)
 from bench.results.points import grouped_plan, planned_tasks, task_key
 from bench.results.records import Point, effective_layers, rate_key
 from bench.results.store import RunStore
@@ -63,10 +65,10 @@ def bd_settings(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def chosen_metrics(spec: dict[str, Any], points: list[Point]) -> list[str]:
-    """The metrics BD tables show: bd.metrics, else report.metrics, else every metric."""
+    """The metrics BD tables show: report.metrics, else bd.metrics, else the headline ones."""
     present = metric_names(points)
-    wanted = (spec.get("bd") or {}).get("metrics") or (spec.get("report") or {}).get("metrics")
-    return [m for m in wanted if m in present] if wanted else present
+    wanted = (spec.get("report") or {}).get("metrics") or (spec.get("bd") or {}).get("metrics")
+    return [m for m in wanted if m in present] if wanted else headline_metrics(present)
 
 
 def bootstrap_bd(

@@ -37,6 +37,26 @@ def _finite(x: Any) -> bool:
     return isinstance(x, (int, float)) and math.isfinite(x)
 
 
+# What people compare first: detection AP and AP50, segmentation AP, PSNR-Y, and KITTI
+# Car moderate AP3D and APBEV (R40). A task prefix is allowed ("det/bbox/AP").
+HEADLINE = ("bbox/AP", "bbox/AP50", "segm/AP", "psnr_y", "Car/3d/moderate/R40",
+            "Car/bev/moderate/R40")
+
+
+def headline_metrics(present: list[str]) -> list[str]:
+    """The HEADLINE metrics among `present`, in HEADLINE order; else the first task metric,
+    else PSNR, else the first metric."""
+    out: dict[str, None] = {}
+    for h in HEADLINE:
+        for m in present:
+            if m == h or m.endswith("/" + h):
+                out.setdefault(m, None)
+    if out:
+        return list(out)
+    psnr = [m for m in present if m.rsplit("/", 1)[-1] in ("psnr_y", "psnr_rgb")]
+    return ([m for m in present if is_task_accuracy(m)] or psnr or present)[:1]
+
+
 def metric_names(points: list[Point]) -> list[str]:
     seen: dict[str, None] = {}
     for p in points:

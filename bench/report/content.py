@@ -1,4 +1,8 @@
-"""The report's tables as data: BD (each codec against each anchor), timing, points, MPEG."""
+"""The report's tables as data: BD (each codec against each anchor), timing, points, MPEG.
+
+Numbers are in the units people read (bench.report.units): COCO AP in percent, BD-quality
+of AP in percentage points; rates in bpp; times in seconds.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +10,37 @@ import dataclasses
 import math
 from typing import Any
 
-from bench.analysis.curves import BDRow, bd_table
-from bench.report.selection import bd_settings, directions, is_accuracy
+from bench.analysis.bootstrap import apply_intervals
+from bench.analysis.curves import BDRow, accuracy_metrics, bd_table
+from bench.report.selection import bd_settings, directions, is_accuracy, metric_unit
 from bench.report.sources import DETAIL_KEYS, Curve, RunData
-from bench.report.tables import Column, Table
+from bench.report.tables import Column, Est, Marked, Span, Table
+from bench.report.units import column_name, metric_style, point_label
 
 INCOMPLETE_NOTE = ("complete = NO: some jobs of these points failed or are missing; "
                    "numbers use the items that ran.")
+FIT_NOTE = ("fit: the curve(s) whose accuracy did not increase with rate, replaced by their "
+            "monotonic concave cubic fit (H. Wang et al., PCS 2024) before BD "
+            "(bd.monotonic: strict leaves such pairs without a number).")
+NOISE_NOTE = ("within noise: the {level} contains 0, so this dataset cannot tell the codec "
+              "from the anchor on this metric")
+SHORT_REASONS = (("do not overlap in quality", "qualities do not overlap"),
+                 ("overlap in quality only at", "qualities do not overlap"),
+                 ("do not overlap in log10 rate", "rates do not overlap"),
+                 ("quality does not increase", "not monotonic (strict mode)"),
+                 ("monotonic cubic fit is flat", "monotonic fit is flat"),
+                 ("fewer than 2 points", "anchor has < 2 points"),
+                 ("lower-is-better", "lower-is-better metric"))
 
 
 def bd_rows(runs: list[RunData], curves: list[Curve], metrics: list[str]) -> list[BDRow]:
-    """BD-rate and BD-quality of every curve against every anchor curve, per metric.
+    """BD-rate and BD-quality of every curve against each of the spec's anchors, per metric,
+    with the bootstrap intervals a run stored (same settings only).
 
     Only curves of runs over the same dataset and task are compared with each other.
     """
     settings, dirs = bd_settings(runs), directions(runs)
+    accuracy = accuracy_metrics(metrics, {m: metric_unit(m, runs) or "" for m in metrics})
     by_group: dict[tuple, list[Curve]] = {}
     for c in curves:
         by_group.setdefault(runs[c.run_index].comparability, []).append(c)
@@ -28,9 +48,10 @@ def bd_rows(runs: list[RunData], curves: list[Curve], metrics: list[str]) -> lis
     for group in by_group.values():
         points = [dataclasses.replace(p, codec=c.label)
                   for c in group if not c.uncompressed for p in c.points]
-        for anchor in [c for c in group if c.anchor and not c.uncompressed]:
+        for anchor in [c for c in group if c.bd_anchor and not c.uncompressed]:
             rows += bd_table(points, anchor.label, metrics, settings["method"],
-                             settings["monotonic"], dirs)
+                             settings["monotonic"], dirs, accuracy)
+    _intervals(runs, curves, rows, settings)
     complete = {c.label: c.complete for c in curves}
     for r in rows:  # a point without any result is not on the curve, but still makes it incomplete
         r.complete = r.complete and complete.get(r.codec, True) and complete.get(r.anchor, True)
@@ -41,23 +62,98 @@ def bd_rows(runs: list[RunData], curves: list[Curve], metrics: list[str]) -> lis
     return rows
 
 
-def bd_table_data(rows: list[BDRow], metrics: list[str] | None = None) -> Table:
-    """BD table; `metrics` restricts it (e.g. to the headline)."""
+def _intervals(runs: list[RunData], curves: list[Curve], rows: list[BDRow],
+               settings: dict[str, Any]) -> None:
+    """Bootstrap intervals of pairs within one run, where it used these BD settings."""
+    by_label = {c.label: c for c in curves}
+    for index, run in enumerate(runs):
+        boot = run.bootstrap or {}
+        used = boot.get("settings") or {}
+        if not boot or (used.get("method"), used.get("monotonic")) != (
+                settings["method"], settings["monotonic"]):
+            continue
+        mine = [r for r in rows if by_label.get(r.codec) and by_label.get(r.anchor)
+                and by_label[r.codec].run_index == index == by_label[r.anchor].run_index]
+        plain = [dataclasses.replace(r, codec=by_label[r.codec].codec,
+                                     anchor=by_label[r.anchor].codec) for r in mine]
+        apply_intervals(plain, boot)
+        for row, filled in zip(mine, plain):
+            row.bd_rate_ci, row.bd_quality_ci = filled.bd_rate_ci, filled.bd_quality_ci
+            row.ci_replicates = filled.ci_replicates
+
+
+def short_reason(note: str) -> str:
+    """A few words for a table cell; the full reason stays in bd_table.csv."""
+    for needle, words in SHORT_REASONS:
+        if needle in note:
+            return words
+    return note.split(":")[0][:60]
+
+
+def bd_table_data(rows: list[BDRow], metrics: list[str] | None = None,
+                  runs: list[RunData] | None = None) -> Table:
+    """BD table (`metrics` restricts it, e.g. to the headline), values in display units."""
+    runs = runs or []
+    level = _confidence(runs)
     table = Table(
-        [Column("codec"), Column("anchor"), Column("metric"), Column("BD-rate (%)", "+.2f", "r"),
-         Column("BD-quality", "+.4f", "r"), Column("method"), Column("monotonic fit"),
-         Column("complete"), Column("note")],
+        [Column("codec"), Column("anchor"), Column("metric"),
+         Column("BD-rate (%)", "+.1f", "r"), Column("BD-quality", "+.2f", "r"),
+         Column("unit"),
+         Column("over quality", ".2f", "r", latex=False),
+         Column("over rate (bpp)", ".4f", "r", latex=False), Column("fit"),
+         Column("complete", latex=False), Column("note", latex=False)],
         caption="BD-rate (negative = fewer bits than the anchor for the same quality) and "
-                "BD-quality (the metric's own unit) against each anchor",
+                "BD-quality (the metric's unit; pp = percentage points) against each anchor, "
+                "with bootstrap confidence intervals over the dataset's items where computed, "
+                "and the interval each was integrated over",
     )
     for r in rows:
         if metrics is not None and r.metric not in metrics:
             continue
-        table.rows.append([r.codec, r.anchor, r.metric, r.bd_rate_percent, r.bd_quality, r.method,
-                           "yes" if r.monotonic_fit else "no", r.complete, r.note])
-    if any(not r[7] for r in table.rows):
-        table.notes.append(INCOMPLETE_NOTE)
+        style = metric_style(r.metric, metric_unit(r.metric, runs))
+        f = style.factor
+        rate = Est(r.bd_rate_percent, *(r.bd_rate_ci or (None, None)))
+        quality = Est(_times(r.bd_quality, f), *[_times(v, f) for v in r.bd_quality_ci or
+                                                 (None, None)])
+        over_q = Span(r.overlap[0] * f, r.overlap[1] * f) if r.overlap else None
+        over_r = Span(*r.overlap_rate) if r.overlap_rate else None
+        marks = []
+        if r.bd_rate_percent is None and r.note:
+            marks.append(table.mark(short_reason(r.note)))
+        elif r.bd_rate_ci and r.bd_rate_ci[0] <= 0.0 <= r.bd_rate_ci[1]:
+            marks.append(table.mark(NOISE_NOTE.format(level=level)))
+        if not r.complete:
+            marks.append(table.mark(INCOMPLETE_NOTE))
+        table.rows.append([r.codec, r.anchor, r.metric, Marked(rate, tuple(marks)), quality,
+                           style.delta_unit or "-", over_q, over_r, r.fitted or "-",
+                           r.complete, r.note])
+    if any(row[8] != "-" for row in table.rows):
+        table.notes.append(FIT_NOTE)
+    if any(row[3].value.lo is not None for row in table.rows):
+        table.notes.append(_ci_note(runs, level))
     return table
+
+
+def _confidence(runs: list[RunData]) -> str:
+    for run in runs:
+        level = ((run.bootstrap or {}).get("settings") or {}).get("confidence")
+        if level:
+            return f"{100 * level:g} % CI"
+    return "95 % CI"
+
+
+def _ci_note(runs: list[RunData], level: str) -> str:
+    settings = next(((r.bootstrap or {}).get("settings") for r in runs if r.bootstrap), {}) or {}
+    n = next(((r.bootstrap or {}).get("n_items") for r in runs if r.bootstrap), "?")
+    return (f"[lo, hi]: {level}, the percentile interval over "
+            f"{settings.get('resamples', '?')} bootstrap "
+            f"replicates (seed {settings.get('seed', '?')}) that resample the {n} items with "
+            "replacement and recompute rates, metrics and BD; an interval that contains 0 "
+            "means the difference is within the noise of this dataset.")
+
+
+def _times(v: float | None, factor: float) -> float | None:
+    return None if v is None else v * factor
 
 
 def timing_table_data(runs: list[RunData], curves: list[Curve]) -> Table:
@@ -65,16 +161,17 @@ def timing_table_data(runs: list[RunData], curves: list[Curve]) -> Table:
     GPU milliseconds (CUDA events) where the codec ran on a GPU; warm-up items left out."""
     table = Table(
         [Column("codec"), Column("items", "d", "r")]
-        + [Column(f"{what} {stat} (s)", ".4g", "r") for what in ("encode", "decode")
+        + [Column(f"{what} {stat} (s)", ".3f", "r") for what in ("encode", "decode")
            for stat in ("median", "mean", "p90")]
-        + [Column("encode GPU median (ms)", ".4g", "r"), Column("decode GPU median (ms)", ".4g", "r"),
+        + [Column("encode GPU median (ms)", ".2f", "r"),
+           Column("decode GPU median (ms)", ".2f", "r"),
            Column("device"), Column("warm-up items", "d", "r")],
         caption="Encode and decode time per image: wall clock (each including entropy coding "
                 "and serialisation); GPU milliseconds from CUDA events where the codec ran on a "
                 "GPU; the first items of a learned codec in each worker are warm-up, not counted",
     )
     detail = [k for k in DETAIL_KEYS if any(k in t.detail for run in runs for t in run.timing)]
-    table.columns[-2:-2] = [Column(_detail_name(k), ".4g", "r") for k in detail]
+    table.columns[-2:-2] = [Column(_detail_name(k), ".3f", "r") for k in detail]
     label_of = {(c.run_index, c.codec): c.label for c in curves}
     for index, run in enumerate(runs):
         for t in run.timing:
@@ -97,15 +194,21 @@ def _detail_name(key: str) -> str:
     return f"{what} {part} median (s)"
 
 
-def points_table_data(curves: list[Curve], metrics: list[str]) -> Table:
-    """Every point: codec, rate point, bpp, the chosen metrics, completeness."""
-    table = Table([Column("codec"), Column("point"), Column("bpp", ".5f", "r")]
-                  + [Column(m, ".4f", "r") for m in metrics]
+def points_table_data(curves: list[Curve], metrics: list[str],
+                      runs: list[RunData] | None = None) -> Table:
+    """Every point: codec, rate point by its knob, bpp, the metrics (display units), items."""
+    runs = runs or []
+    styles = {m: metric_style(m, metric_unit(m, runs)) for m in metrics}
+    table = Table([Column("codec"), Column("point"), Column("bpp", ".4f", "r")]
+                  + [Column(column_name(m, metric_unit(m, runs)), styles[m].fmt, "r")
+                     for m in metrics]
                   + [Column("items", "d", "r"), Column("failed", "d", "r"), Column("complete")],
-                  caption="Points: pooled bpp (sum of bits / sum of original pixels)")
+                  caption="Points: pooled bpp (sum of bits / sum of original pixels); "
+                          "COCO AP in percent")
     for c in curves:
         for p in c.points:
-            table.rows.append([c.label, p.point.label, p.bpp] + [p.metrics.get(m) for m in metrics]
+            table.rows.append([c.label, point_label(p.point, c.type), p.bpp]
+                              + [styles[m].value(p.metrics.get(m)) for m in metrics]
                               + [p.n_items, p.n_failed, p.complete])
     if any(not r[-1] for r in table.rows):
         table.notes.append(INCOMPLETE_NOTE)
@@ -115,22 +218,23 @@ def points_table_data(curves: list[Curve], metrics: list[str]) -> Table:
 def mpeg_tables(runs: list[RunData], curves: list[Curve], metrics: list[str]) -> dict[str, Table]:
     """Per codec, the column layout of the MPEG reporting templates.
 
-    dataset, QP (or the codec's rate-point kind), bpp, each metric (accuracies x 100,
-    others in their own unit), encode and decode seconds per image (mean), complete.
+    dataset, QP (or the codec's rate-point kind), bpp, each metric (accuracies in percent,
+    named "(%)"; others in their own unit), encode and decode seconds per image (mean),
+    complete.
     """
-    acc = {m: is_accuracy(m, runs) for m in metrics}
+    styles = {m: metric_style(m, metric_unit(m, runs)) for m in metrics}
     out: dict[str, Table] = {}
     for c in curves:
         run = runs[c.run_index]
         kind = c.points[0].point.kind if c.points else "point"
         cols = [Column("dataset"), Column(kind.upper() if kind == "qp" else kind),
                 Column("bpp", ".6f", "r")]
-        cols += [Column(f"{m} (x100)" if acc[m] else m, ".4f", "r") for m in metrics]
+        cols += [Column(column_name(m, metric_unit(m, runs)), ".4f", "r") for m in metrics]
         cols += [Column("encode time (s/image)", ".4f", "r"),
                  Column("decode time (s/image)", ".4f", "r"), Column("complete")]
         table = Table(cols, caption=f"{c.label}: MPEG reporting template layout")
         for p in c.points:
-            values = [_scaled(p.metrics.get(m), acc[m]) for m in metrics]
+            values = [styles[m].value(p.metrics.get(m)) for m in metrics]
             table.rows.append([run.dataset_name, p.point.value, p.bpp, *values,
                                _mean(p.timing.encode_s.mean), _mean(p.timing.decode_s.mean),
                                p.complete])
@@ -138,9 +242,9 @@ def mpeg_tables(runs: list[RunData], curves: list[Curve], metrics: list[str]) ->
     return out
 
 
-def _scaled(v: Any, accuracy: bool) -> Any:
-    return v * 100.0 if accuracy and isinstance(v, (int, float)) else v
-
-
 def _mean(value: float) -> float | None:
     return None if value is None or math.isnan(value) else value
+
+
+__all__ = ["bd_rows", "bd_table_data", "is_accuracy", "mpeg_tables", "points_table_data",
+           "short_reason", "timing_table_data"]

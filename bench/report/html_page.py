@@ -1,6 +1,7 @@
 """One self-contained HTML page: plots embedded as data URIs, inline CSS, no scripts,
-nothing fetched from the network. Headline first, then the full tables, every plot,
-and each run's spec and provenance."""
+nothing fetched from the network. Headline plots and the BD table first, then the
+codecs, timing and points, an appendix with the other metrics, and each run's spec
+and provenance."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
 table{border-collapse:collapse;margin:.6em 0;font-size:.85em;font-family:Helvetica,Arial,sans-serif}
 caption{caption-side:top;text-align:left;font-style:italic;padding-bottom:.3em}
 th,td{padding:.25em .6em;border-bottom:1px solid #ddd}thead th{border-bottom:2px solid #444}
-td.r,th.r{text-align:right}tr.incomplete td{background:#fdecea}
+td.r,th.r{text-align:right}td.r{white-space:nowrap}tr.incomplete td{background:#fdecea}
 .warn{background:#fff4e5;border-left:4px solid #E4002B;padding:.5em 1em}
 .plots{display:flex;flex-wrap:wrap;gap:1em}.plots figure{margin:0}
 .plots img{width:520px;max-width:100%;border:1px solid #eee}figcaption{font-size:.8em;color:#555}
@@ -48,6 +49,9 @@ class PageContent:
     points: Table
     incomplete: list[str] = field(default_factory=list)
     generated: str = ""
+    appendix: list[str] = field(default_factory=list)  # metrics of the appendix
+    appendix_points: Table | None = None
+    codecs: Table | None = None
 
 
 def _esc(x: Any) -> str:
@@ -76,7 +80,7 @@ def _run_facts(run: RunData) -> str:
                     f"{run.plan.get('fingerprint')})"),
         ("task", f"{task.get('name') or task.get('type')} v{task.get('version')} "
                  f"(weights {task.get('weights_hash')})"),
-        ("anchor", run.anchor or "-"),
+        ("anchors", ", ".join(run.anchors) or "-"),
         ("code", f"{git.get('commit')}{' (dirty)' if git.get('dirty') else ''}"),
         ("icm-bench / python", f"{prov.get('icm_bench', '-')} / {prov.get('python', '-')}"),
         ("host", f"{host.get('name', '-')}: {host.get('cpu', '-')}, "
@@ -103,6 +107,17 @@ def _run_section(run: RunData) -> str:
     return "\n".join(parts)
 
 
+def _plots(metrics: list[str], figures: dict[str, str], fold_over: int = 6) -> str:
+    figs = "".join(_figure(m, figures[m]) for m in metrics if m in figures)
+    if not figs:
+        return ""
+    n = sum(1 for m in metrics if m in figures)
+    if n > fold_over:
+        return (f"<details><summary>{n} plots</summary>"
+                f"<div class='plots'>{figs}</div></details>")
+    return f"<div class='plots'>{figs}</div>"
+
+
 def render_page(c: PageContent) -> str:
     """The HTML text of the report page."""
     desc = " ".join(str(r.spec.get("description") or "") for r in c.runs).strip()
@@ -111,29 +126,27 @@ def render_page(c: PageContent) -> str:
         warn = ("<p class='warn'>Incomplete points (failed or missing jobs) are marked with a red "
                 "cross in plots and highlighted in tables: "
                 + _esc(", ".join(c.incomplete)) + "</p>")
-    head_figs = "".join(_figure(m, c.figures[m]) for m in c.headline if m in c.figures)
-    others = [m for m in c.metrics if m in c.figures and m not in c.headline]
-    all_figs = "".join(_figure(m, c.figures[m]) for m in others)
-    if len(others) > 6:
-        all_figs = (f"<details><summary>{len(others)} plots</summary>"
-                    f"<div class='plots'>{all_figs}</div></details>")
-    else:
-        all_figs = f"<div class='plots'>{all_figs}</div>"
+    others = [m for m in c.metrics if m not in c.headline and m not in c.appendix]
     body = [
         f"<h1>{_esc(c.title)}</h1>",
         f"<p class='note'>Generated {_esc(c.generated)} by icm-bench. {_esc(desc)}</p>",
         warn,
         failures.html_section(c.runs),  # why jobs failed (bench/report/failures.py)
         f"<h2 id='headline'>Headline: {_esc(', '.join(c.headline) or 'no metrics')}</h2>",
-        f"<div class='plots'>{head_figs}</div>",
-        to_html(c.headline_bd, _incomplete_row),
+        _plots(c.headline, c.figures, fold_over=99),
         "<h2 id='bd'>BD table</h2>", to_html(c.bd, _incomplete_row),
-        "<h2 id='timing'>Timing</h2>", to_html(c.timing),
-        "<h2 id='points'>Points</h2>", to_html(c.points, _incomplete_row),
-        "<h2 id='plots'>All RD plots</h2>", all_figs,
-        "<h2 id='runs'>Runs: spec and provenance</h2>",
-        *[_run_section(r) for r in c.runs],
     ]
+    if c.codecs is not None:
+        body += ["<h2 id='codecs'>Codecs</h2>", to_html(c.codecs)]
+    body += ["<h2 id='timing'>Timing</h2>", to_html(c.timing),
+             "<h2 id='points'>Points</h2>", to_html(c.points, _incomplete_row)]
+    if others:
+        body += ["<h2 id='plots'>Other RD plots</h2>", _plots(others, c.figures)]
+    if c.appendix:
+        body += [f"<h2 id='appendix'>Appendix: other metrics ({len(c.appendix)})</h2>",
+                 to_html(c.appendix_points, _incomplete_row) if c.appendix_points else "",
+                 _plots(c.appendix, c.figures, fold_over=0)]
+    body += ["<h2 id='runs'>Runs: spec and provenance</h2>", *[_run_section(r) for r in c.runs]]
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         f"<title>{_esc(c.title)}</title><style>{CSS}</style></head><body>\n"

@@ -2,8 +2,11 @@
 
 One colour per codec, kept across every plot of a report (a codec of several runs
 keeps its colour; runs differ by marker shape, later runs hollow). Anchors are
-dashed; every point has a marker, optionally labelled with its rate point (QP); the
+dashed; every point has a marker, optionally labelled with its knob ("QP 37"); the
 uncompressed reference is a horizontal line; incomplete points get a red cross.
+Axes carry units (COCO AP in percent); the rate axis is logarithmic by default when
+the rates span more than a decade. Optional shaded bands show each point's bootstrap
+interval.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
 from bench.report.sources import Curve, scale_groups  # noqa: E402
+from bench.report.units import metric_label, metric_style, point_label  # noqa: E402
 
 PLOT_FORMATS = ("png", "svg", "pdf")
 # Okabe-Ito colours (safe for colour-blind readers), then the tab10 ones.
@@ -70,20 +74,32 @@ def _finite(x: Any) -> bool:
     return isinstance(x, (int, float)) and math.isfinite(x)
 
 
-def _xy(curve: Curve, metric: str) -> list[tuple[float, float, Any]]:
+def _xy(curve: Curve, metric: str, factor: float = 1.0) -> list[tuple[float, float, Any]]:
     pts = [(p.rate(metric), p.metrics.get(metric), p) for p in curve.points]
-    return sorted(((r, v, p) for r, v, p in pts if _finite(r) and _finite(v)), key=lambda t: t[0])
+    return sorted(((r, v * factor, p) for r, v, p in pts if _finite(r) and _finite(v)),
+                  key=lambda t: t[0])
+
+
+def wants_log_rate(curves: list[Curve], metrics: list[str]) -> bool:
+    """True when the coded curves' rates span more than a decade (max / min > 10)."""
+    rates = [r for c in curves if not c.uncompressed for m in metrics for r, _, _ in _xy(c, m)
+             if r > 0]
+    return bool(rates) and max(rates) / min(rates) > 10.0
 
 
 def rd_figure(
     curves: list[Curve], metric: str, colors: dict[str, str], log_rate: bool = False,
-    point_labels: bool = False, unit: str = "", uncompressed_line: bool = True,
+    point_labels: bool = False, unit: str | None = None, uncompressed_line: bool = True,
+    bands: dict[str, list[tuple[float, float, float]]] | None = None,
 ) -> Figure | None:
     """The RD plot of `metric`, or None when no curve has a finite value on it.
 
+    `unit` is the unit the evaluator declared ("fraction 0..1" is drawn in percent).
     `uncompressed_line` False leaves the uncompressed reference out (on pixel quality
     it is lossless by definition, and a capped 100 dB line would only squash the plot).
+    `bands`: curve label -> (rate, low, high) of each point, drawn as a shaded band.
     """
+    style = metric_style(metric, unit)
     curves = [c for c in curves if uncompressed_line or not c.uncompressed]
     if not any(_xy(c, metric) for c in curves):
         return None
@@ -91,20 +107,29 @@ def rd_figure(
         fig, ax = plt.subplots(figsize=(3.5, 2.6))
         incomplete = False
         for c in curves:
-            xy = _xy(c, metric)
+            xy = _xy(c, metric, style.factor)
             if not xy:
                 continue
-            incomplete |= _draw_curve(ax, c, xy, colors.get(c.codec, "#333333"), point_labels)
+            color = colors.get(c.codec, "#333333")
+            incomplete |= _draw_curve(ax, c, xy, color, point_labels)
+            band = (bands or {}).get(c.label)
+            if band and not c.uncompressed:
+                ax.fill_between([b[0] for b in band], [b[1] * style.factor for b in band],
+                                [b[2] * style.factor for b in band], color=color, alpha=0.15,
+                                linewidth=0, zorder=0)
         for group in scale_groups(curves):
-            _draw_pareto_front(ax, group, metric)
+            _draw_pareto_front(ax, group, metric, style.factor)
         if log_rate:
             _log_rate_axis(ax)
         ax.set_xlabel(rate_label(curves, metric))
-        ax.set_ylabel(f"{metric} ({unit})" if unit else metric)
+        ax.set_ylabel(metric_label(metric, unit))
         handles, _ = ax.get_legend_handles_labels()
         if incomplete:
             handles.append(Line2D([], [], ls="none", marker="x", color=INCOMPLETE_COLOR,
                                   label="incomplete point"))
+        if bands:
+            handles.append(plt.Rectangle((0, 0), 1, 1, color="0.5", alpha=0.25,
+                                         label="95 % bootstrap interval per point"))
         # Below the axes: never over a curve; the saved figure grows to fit it.
         ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.2),
                   ncol=2 if len(handles) > 3 else 1)
@@ -122,11 +147,11 @@ def rate_label(curves: list[Curve], metric: str) -> str:
     return f"rate (bpp; {', '.join(layered)} layer{'s' if len(layered) > 1 else ''} of layered codecs)"
 
 
-def _draw_pareto_front(ax: Any, group: list[Curve], metric: str) -> None:
+def _draw_pareto_front(ax: Any, group: list[Curve], metric: str, factor: float = 1.0) -> None:
     """The non-dominated points over all of a group's curves (the scales of one anchor)."""
     from bench.analysis.pareto import pareto_front
 
-    pts = [(r, v) for c in group for r, v, _ in _xy(c, metric)]
+    pts = [(r, v) for c in group for r, v, _ in _xy(c, metric, factor)]
     if len(pts) < 2:
         return
     front = [pts[i] for i in pareto_front(pts, higher_is_better=True)]
@@ -155,7 +180,7 @@ def _draw_curve(ax: Any, c: Curve, xy: list, color: str, point_labels: bool) -> 
         return not xy[0][2].complete
     marker = RUN_MARKERS[c.run_index % len(RUN_MARKERS)]
     face = color if c.run_index == 0 else "white"
-    label = c.label + (" (anchor)" if c.anchor else "")
+    label = c.label + (" (anchor)" if c.bd_anchor else "")
     drawn = {id(p) for _, _, p in xy}
     lost = [p for p in c.points if not p.complete and id(p) not in drawn]
     if lost:
@@ -168,7 +193,7 @@ def _draw_curve(ax: Any, c: Curve, xy: list, color: str, point_labels: bool) -> 
                 mew=1.4, color=INCOMPLETE_COLOR, zorder=5)
     if point_labels:
         for r, v, p in xy:
-            ax.annotate(str(p.point.value), (r, v), textcoords="offset points",
+            ax.annotate(point_label(p.point, c.type), (r, v), textcoords="offset points",
                         xytext=(3, -8), fontsize=5.5, color=color)
     return bool(bad)
 

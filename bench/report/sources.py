@@ -2,9 +2,10 @@
 
 A report may show several runs at once (this week's against last week's): each codec
 of each run is one `Curve`; with more than one run its label carries the run's name.
-A curve is an anchor when its codec is the spec's anchor, came from an anchor
-definition (``include:`` of anchors/<name>.yaml), or is a VTM codec. The identity codec
-is the uncompressed reference, drawn as a horizontal line.
+BD tables compare against the spec's `anchor` and `anchors` only (`bd_anchor`); a curve
+is drawn as an anchor (dashed) when it is one of those, came from an anchor definition
+(``include:`` of anchors/<name>.yaml), or is a VTM codec. The identity codec is the
+uncompressed reference, drawn as a horizontal line.
 """
 
 from __future__ import annotations
@@ -55,10 +56,17 @@ class RunData:
     timing: list[TimingRow] = field(default_factory=list)
     units: dict[str, str] = field(default_factory=dict)  # metric -> unit, as the evaluator declared
     missing: list[str] = field(default_factory=list)  # planned points never computed
+    bootstrap: dict[str, Any] | None = None  # the store's "bd_bootstrap" (analysis.bootstrap)
 
     @property
     def anchor(self) -> str | None:
         return self.spec.get("anchor")
+
+    @property
+    def anchors(self) -> list[str]:
+        """The curves BD tables compare against: the spec's `anchor`, then `anchors`."""
+        names = ([self.anchor] if self.anchor else []) + list(self.spec.get("anchors") or [])
+        return list(dict.fromkeys(names))
 
     @property
     def comparability(self) -> tuple:
@@ -87,6 +95,7 @@ class Curve:
     uncompressed: bool
     points: list[Point]
     params: dict[str, Any] = field(default_factory=dict)
+    bd_anchor: bool = False  # BD tables compare the other curves against this one
 
     @property
     def complete(self) -> bool:
@@ -151,6 +160,7 @@ def run_data_from_store(store: RunStore, points: list[Point] | None = None) -> R
         timing=timing_rows(store),
         units=dict(store.get_meta("metric_units", {}) or {}),
         missing=missing_points(store),
+        bootstrap=store.get_meta("bd_bootstrap"),
     )
 
 
@@ -164,7 +174,8 @@ def run_data_from_curves(path: str | Path) -> RunData:
                                 rates=p["rates"], metrics=p["metrics"],
                                 metric_rates=p["metric_rates"], complete=p["complete"],
                                 timing=Timing()))
-    spec = {"name": data.get("run"), "anchor": data.get("anchor"), "bd": data.get("bd") or {},
+    spec = {"name": data.get("run"), "anchor": data.get("anchor"),
+            "anchors": data.get("anchors"), "bd": data.get("bd") or {},
             "dataset": data.get("dataset") or {},
             "codecs": [{"name": k, "include": v.get("include")} for k, v in data["codecs"].items()]}
     plan = {"fingerprint": data.get("dataset_fingerprint"), "tasks": data.get("tasks") or [],
@@ -198,8 +209,8 @@ def _unique_names(runs: list[RunData]) -> list[str]:
 
 
 def is_anchor(run: RunData, codec: str) -> bool:
-    """The spec's anchor, a codec from an anchor definition, or a VTM codec."""
-    if codec == run.anchor:
+    """Drawn as an anchor: the spec's anchors, a codec from an anchor definition, or VTM."""
+    if codec in run.anchors:
         return True
     for c in run.spec.get("codecs") or []:
         if c.get("name") == codec and c.get("include"):
@@ -235,6 +246,6 @@ def build_curves(runs: list[RunData]) -> list[Curve]:
                 label=f"{codec} [{name}]" if multi else codec, codec=codec, run=name,
                 run_index=index, type=ctype, anchor=is_anchor(run, codec),
                 uncompressed=ctype in UNCOMPRESSED_TYPES, points=points,
-                params=dict(desc.get("params") or {}),
+                params=dict(desc.get("params") or {}), bd_anchor=codec in run.anchors,
             ))
     return curves

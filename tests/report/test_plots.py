@@ -40,9 +40,12 @@ def test_anchor_dashed_markers_and_uncompressed_line():
     assert lines["vtm (anchor)"].get_linestyle() == "--"
     assert lines["mine"].get_linestyle() == "-"
     assert lines["mine"].get_marker() == "o"
-    assert list(lines["mine"].get_ydata()) == [0.38, 0.48, 0.55, 0.60]
+    # COCO AP (fraction 0..1) is drawn in percent, the axis says so
+    assert list(lines["mine"].get_ydata()) == pytest.approx([38.0, 48.0, 55.0, 60.0])
     flat = lines["uncompressed"]
-    assert list(flat.get_ydata()) == [0.62, 0.62]  # a horizontal line at the uncompressed AP
+    assert list(flat.get_ydata()) == pytest.approx([62.0, 62.0])  # the uncompressed AP
+    assert fig.axes[0].get_ylabel() == "bbox AP (%)"
+    assert fig.axes[0].get_xlabel() == "rate (bpp)"
     plots.close(fig)
     fig = plots.rd_figure(curves, "bbox/AP", plots.codec_colors(curves), uncompressed_line=False)
     assert "uncompressed" not in {ln.get_label() for ln in fig.axes[0].get_lines()}
@@ -78,7 +81,29 @@ def test_log_axis_and_point_labels():
     fig = plots.rd_figure(curves, "bbox/AP", plots.codec_colors(curves), log_rate=True, point_labels=True)
     ax = fig.axes[0]
     assert ax.get_xscale() == "log"
-    assert sorted(t.get_text() for t in ax.texts) == sorted(["22", "27", "32", "37"] * 2)
+    assert sorted(t.get_text() for t in ax.texts) == sorted(["QP 22", "QP 27", "QP 32",
+                                                             "QP 37"] * 2)
+    plots.close(fig)
+
+
+def test_log_rate_by_default_when_rates_span_a_decade():
+    curves = curves_of(hand_run("a", detection_points()))  # 0.12 .. 0.8 bpp: linear
+    assert not plots.wants_log_rate(curves, ["bbox/AP"])  # identity's 24 bpp is left out
+    wide = detection_points()
+    wide[0] = dataclasses.replace(wide[0], bpp=2.0, rates={"bpp": 2.0})
+    assert plots.wants_log_rate(curves_of(hand_run("a", wide)), ["bbox/AP"])
+
+
+def test_units_on_pixel_axes_and_bands():
+    curves = curves_of(hand_run("a", detection_points()))
+    bands = {"mine": [(0.12, 30.5, 31.5), (0.64, 35.0, 37.0)]}
+    fig = plots.rd_figure(curves, "psnr_y", plots.codec_colors(curves), bands=bands,
+                          uncompressed_line=False)
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "PSNR-Y (dB)"
+    assert len(ax.collections) == 1  # the shaded band
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("bootstrap interval" in t for t in legend)
     plots.close(fig)
 
 
