@@ -156,9 +156,10 @@ class GainedMeanScaleHyperprior(CompressionModel):
             self.pad_multiple = BLOCK * 4  # h_a has two stride-2 layers
         self.h_a = nn.Sequential(_conv(M, N, 3, 1), nn.LeakyReLU(inplace=True), _conv(N, N),
                                  nn.LeakyReLU(inplace=True), _conv(N, N))
-        self.h_s = nn.Sequential(_deconv(N, M), nn.LeakyReLU(inplace=True),
-                                 _deconv(M, M * 3 // 2), nn.LeakyReLU(inplace=True),
-                                 _conv(M * 3 // 2, M * 2, 3, 1))
+        mid, wide = (M, M * 3 // 2) if transform == "conv" else (N * 3 // 2, N * 2)
+        self.h_s = nn.Sequential(_deconv(N, mid), nn.LeakyReLU(inplace=True),
+                                 _deconv(mid, wide), nn.LeakyReLU(inplace=True),
+                                 _conv(wide, M * 2, 3, 1))
         self.entropy_bottleneck = EntropyBottleneck(N)
         self.gaussian_conditional = GaussianConditional(None)
         # log-gains: g_l = sqrt(lambda_l / lambda_ref) at start (quantisation step ~ 1/sqrt(lambda))

@@ -212,7 +212,10 @@ class ImageCodecProgram(TrainProgram):
         for i, (key, model) in enumerate(self.models.items()):
             model.update(force=True)
             state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-            if self.variable:
+            if self.variable:  # fp16 transforms (computed in fp32); entropy models kept fp32
+                state = {k: v.half() if v.is_floating_point() and not k.startswith(
+                    ("entropy_bottleneck", "gaussian_conditional")) else v
+                    for k, v in state.items()}
                 from bench.models.learned_baseline import WEIGHTS_FORMAT
 
                 payload = {"format": WEIGHTS_FORMAT, "config": model.config(), "state_dict": state}
