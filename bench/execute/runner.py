@@ -90,6 +90,7 @@ def uses_device(job: Job) -> bool:
 
 
 MAX_CRASHES = 2  # a job that was running alone when its worker died is tried this often
+MAX_DEATHS_IN_A_ROW = 6  # worker deaths without any job finishing in between: give up
 
 
 @dataclass
@@ -98,6 +99,7 @@ class _Flight:
 
     running: dict[Future, tuple[Job, Lane]] = dataclasses.field(default_factory=dict)
     crashes: dict[str, int] = dataclasses.field(default_factory=dict)  # job key -> deaths alone
+    deaths_in_a_row: int = 0  # pool breakages since a job last finished
 
 
 def execute_jobs(
@@ -151,6 +153,7 @@ def execute_jobs(
                     if isinstance(fut.exception(), BrokenProcessPool) and lane.restartable:
                         lost.setdefault(id(lane), []).append(job)
                         continue
+                    flight.deaths_in_a_row = 0
                     finish(job, _result_of(fut, job))
                 for lane in lanes:
                     if id(lane) in lost:
@@ -196,9 +199,16 @@ def _recover(lane: Lane, lost: list[Job], busy: dict[int, int], flight: _Flight,
         job, _ = flight.running.pop(fut)
         busy[id(lane)] -= 1
         if fut.done() and not isinstance(fut.exception(), BrokenProcessPool):
+            flight.deaths_in_a_row = 0
             finish(job, _result_of(fut, job))
         else:
             lost.append(job)
+    flight.deaths_in_a_row += 1
+    if flight.deaths_in_a_row >= MAX_DEATHS_IN_A_ROW:
+        raise BenchError(
+            f"worker processes died {flight.deaths_in_a_row} times in a row without finishing "
+            "a job (out of memory? a broken environment?); finished jobs are stored, re-run "
+            "the same spec to continue (--executor serial shows the error in this process)")
     lane.restart()
     suspects = lost
     if len(suspects) == 1:  # it ran alone: this job is the one that died

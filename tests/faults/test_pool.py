@@ -42,3 +42,13 @@ def test_job_that_always_kills_its_worker_fails_alone(tmp_path):
     store.close()
     assert "worker process died while running this job" in group.reason
     assert group.points == ["step=16"]
+
+
+def test_workers_that_keep_dying_stop_the_run_with_one_message(tmp_path):
+    import pytest
+
+    from bench.errors import BenchError
+
+    with pytest.raises(BenchError, match="died 6 times in a row"):
+        run(tmp_path, [{"name": "k", "type": "fault_codecs:WorkerKillerCodec",
+                        "params": {"die_at": [4, 16, 64]}, "points": [4, 16, 64]}], "doomed")
