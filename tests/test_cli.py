@@ -47,7 +47,8 @@ def test_ls_and_show_json(tmp_path):
     assert proc.returncode == 0, proc.stderr
     (pt,) = json.loads(proc.stdout)
     assert set(pt) == {"codec", "point", "bpp", "rates", "metrics", "metric_rates", "complete",
-                       "failures"}
+                       "units", "failures"}
+    assert pt["units"]["psnr_y"] == "dB"
     assert pt["failures"] == []
     assert pt["complete"] is True and pt["bpp"] == pytest.approx(24.0)
     assert icm("show", "nope", "--results-dir", str(tmp_path / "r")).returncode == 2

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.report.failures import collect_failures, failures_of_point, format_failures
+from bench.report.units import column_name, fmt_number, metric_style, point_label
 from bench.results.points import load_points, missing_points
 from bench.results.records import Point, json_number
 from bench.results.store import open_run
@@ -20,21 +21,31 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def format_points_table(points: list[Point], metrics: list[str] | None = None) -> str:
-    """A plain-text table of points (codec, point, bpp, chosen metrics, complete)."""
+def format_points_table(points: list[Point], metrics: list[str] | None = None,
+                        units: dict[str, str] | None = None,
+                        codec_types: dict[str, str] | None = None) -> str:
+    """A plain-text table of points (codec, point, bpp, chosen metrics, complete).
+
+    Metrics read as in the report (bench.report.units: COCO AP in percent, PSNR in dB),
+    with the unit in the column name; points by their knob ("QP 37", "uncompressed").
+    """
     if not points:
         return "(no points)"
+    units, codec_types = units or {}, codec_types or {}
     if metrics is None:
         seen: dict[str, None] = {}
         for p in points:
             for m in p.metrics:
                 seen.setdefault(m, None)
         metrics = list(seen)[:6]
-    header = ["codec", "point", "bpp"] + metrics + ["complete"]
+    styles = {m: metric_style(m, units.get(m)) for m in metrics}
+    header = ["codec", "point", "bpp"] + [column_name(m, units.get(m)) for m in metrics]
+    header.append("complete")
     rows = []
     for p in points:
-        vals = [_fmt(p.metrics.get(m)) for m in metrics]
-        rows.append([p.codec, p.point.label, _fmt(p.bpp)] + vals + ["yes" if p.complete else "NO"])
+        vals = [fmt_number(styles[m].value(p.metrics.get(m)), styles[m].fmt) for m in metrics]
+        rows.append([p.codec, point_label(p.point, codec_types.get(p.codec)), _fmt(p.bpp)]
+                    + vals + ["yes" if p.complete else "NO"])
     widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in [header] + rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -43,7 +54,8 @@ def format_points_table(points: list[Point], metrics: list[str] | None = None) -
 
 def show_run(run: str, results_dir: str | Path = "results", as_json: bool = False) -> Any:
     """The points of a run (table text, or a JSON-able list); uncomputed points are named,
-    and failed jobs are listed with their reasons (JSON: each point's `failures`).
+    and failed jobs are listed with their reasons (JSON: each point's `failures`). JSON
+    keeps the evaluators' scale and names it per metric (`units`, e.g. "fraction 0..1").
 
     The store is opened read-only, so this works on a read-only folder or file system.
     """
@@ -52,6 +64,8 @@ def show_run(run: str, results_dir: str | Path = "results", as_json: bool = Fals
         points = load_points(store)
         missing = missing_points(store)
         groups = collect_failures(store)
+        units = dict(store.get_meta("metric_units", {}) or {})
+        codecs = (store.get_meta("plan") or {}).get("codecs") or {}
     finally:
         store.close()
     if as_json:
@@ -60,10 +74,12 @@ def show_run(run: str, results_dir: str | Path = "results", as_json: bool = Fals
              "rates": {k: json_number(v) for k, v in p.rates.items()},
              "metrics": {k: json_number(v) for k, v in p.metrics.items()},
              "metric_rates": p.metric_rates, "complete": p.complete,
+             "units": {k: units[k] for k in p.metrics if k in units},
              "failures": failures_of_point(groups, p.codec, p.point.label)}
             for p in points
         ]
-    text = format_points_table(points)
+    text = format_points_table(points, units=units,
+                               codec_types={k: str(v.get("type")) for k, v in codecs.items()})
     if missing:
         text += (f"\n{len(missing)} point(s) not computed yet (the run stopped early): "
                  "re-run the spec to compute them")
