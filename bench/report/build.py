@@ -143,7 +143,7 @@ def write_report(
     tables = _tables(runs, curves, main, appendix)
     figures, plot_files = _plots(runs, curves, main + appendix, out, fmts, log_rate,
                                  point_labels, bands)
-    _write_tables(out, fmts, tables, content.mpeg_tables(runs, curves, main + appendix))
+    _write_tables(out, fmts, tables, content.mpeg_tables(runs, curves, main))
     title = "icm-bench report: " + " vs ".join(r.name for r in runs)
     incomplete = _incomplete(curves)
     result = out
