@@ -142,11 +142,24 @@ class SaIcmCodec(_SaIcmCodecBase):
     layers = ("base", "enhancement")
     roles = ("base", "enhancement")
 
+    def _all_checkpoints(self) -> list[Path]:
+        roles = ("base",) if self.config.send == "base" else self.roles
+        return [self.weights_path(role) for role in roles]
+
+    def version_prefix(self) -> str:
+        if self.config.send == "base":
+            return f"{self.name} base-only"
+        return super().version_prefix()
+
     def build_model(self, point: RatePoint, state: Any) -> Any:
         from bench.checkpoint import file_sha256
-        from bench.models.sa_icm.scalable import ScalableSaIcm
+        from bench.models.sa_icm.scalable import BaseLayerOnly, ScalableSaIcm
 
         base, _, _ = self._load("base")
+        if self.config.send == "base":  # a machine-only sender: the enhancement is not needed
+            model = BaseLayerOnly(base)
+            model.rates = _rates(base)
+            return model
         enhancement, cfg, payload = self._load("enhancement")
         trained_on = payload.get("base_sha256")
         actual = file_sha256(self.weights_path("base"))
@@ -196,6 +209,9 @@ class SaIcmCodec(_SaIcmCodecBase):
         if "enhancement" not in wanted:
             out = self._timed("decode", model, lambda: model.decompress_base(strings, shape, qb))
         else:
+            if self.config.send == "base":
+                raise CodecError(f"codec {self.name!r} with send: base decodes the base "
+                                 "layer only")
             if "enhancement" not in bitstream.layers:
                 raise CodecError(f"codec {self.name!r}: the enhancement layer's bytes are "
                                  "missing from this bitstream")

@@ -187,3 +187,16 @@ def test_send_base_writes_the_base_layer_only(codec, weights):
     assert list(bs.layers) == ["base"] and bs.layers["base"] == full.layers["base"]
     assert bs.bits == 8 * len(full.layers["base"])
     assert np.array_equal(base_only.decode(bs), codec.decode(full, layers=["base"]))
+
+
+def test_send_base_needs_no_enhancement_weights(weights, tmp_path):
+    codec = SaIcmCodec(base=weights["base"], enhancement=str(tmp_path / "none.pt"),
+                       send="base")
+    codec.check()
+    assert codec.version(P1).startswith("sa-icm base-only sha256:")
+    img = image(seed=6)
+    full = SaIcmCodec(base=weights["base"], enhancement=weights["enhancement"], m=2)
+    bs = full.encode(img, P1)
+    assert np.array_equal(codec.decode(bs, layers=["base"]), full.decode(bs, layers=["base"]))
+    with pytest.raises(CodecError, match="decodes the base layer only"):
+        codec.decode(bs)

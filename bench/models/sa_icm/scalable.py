@@ -56,3 +56,16 @@ class ScalableSaIcm(nn.Module):
         """Parameters of the base and of the enhancement network (fusion included)."""
         return {"base": count_parameters(self.base),
                 "enhancement": count_parameters(self.enhancement)}
+
+
+class BaseLayerOnly(nn.Module):
+    """A machine-only receiver (or sender): the base network alone, with the same calls."""
+
+    def __init__(self, base: TcmNet):
+        super().__init__()
+        self.base = base
+        self.pad_multiple = base.pad_multiple
+
+    def decompress_base(self, strings: list, shape: Any, q_base: Any = None) -> dict[str, Any]:
+        """The machine view: {"x_hat", "y_hat"} from the base layer."""
+        return self.base.decompress(strings, shape, q_base)
