@@ -22,7 +22,18 @@ def listing(what: str) -> list[tuple[str, str]]:
     if what not in registries:
         raise BenchError(f"cannot list {what!r}.{did_you_mean(what, KINDS)} Choose one of {', '.join(KINDS)}")
     reg = registries[what]
+    if what == "codecs":
+        return [(name, _codec_line(name, reg.help(name))) for name in reg.names()]
     return [(name, reg.help(name)) for name in reg.names()]
+
+
+def _codec_line(name: str, help_text: str) -> str:
+    """The codec's own description (implementation, settings) and its chroma format."""
+    from bench.report.codec_info import describe_codec
+
+    description, chroma = describe_codec(name, {})
+    text = description if description and description != "-" else help_text
+    return f"{text} | {chroma}" if chroma and chroma != "-" else text
 
 
 def doctor_rows() -> list[tuple[str, bool, str]]:

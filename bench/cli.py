@@ -200,6 +200,9 @@ def report(
     log_rate: Optional[bool] = typer.Option(
         None, "--log-rate/--linear-rate", help="Rate axis scale (default: the spec's)."),
     qp_labels: bool = typer.Option(False, "--qp-labels", help="Label each point with its QP."),
+    bands: Optional[bool] = typer.Option(
+        None, "--bands/--no-bands", help="Shade bootstrap intervals of the points (default: "
+                                         "the spec's bd.bootstrap.bands)."),
     results_dir: Path = typer.Option(Path("results"), help="Where run stores are."),
     reports_dir: Path = typer.Option(Path("reports"), help="Where reports go without --out."),
 ) -> None:
@@ -207,7 +210,8 @@ def report(
     from bench.report import report_runs
 
     wanted = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
-    path = report_runs(runs, out, formats, results_dir, reports_dir, wanted, log_rate, qp_labels)
+    path = report_runs(runs, out, formats, results_dir, reports_dir, wanted, log_rate, qp_labels,
+                       bands)
     typer.echo(f"report: {path}")
 
 

@@ -110,7 +110,8 @@ REPORT_FORMATS = ("html", "md", "pdf", "svg", "png", "tex", "csv")
 class ReportSpec(_Model):
     formats: list[str] = Field(default_factory=lambda: ["md", "csv", "png", "html"])
     metrics: Optional[list[str]] = None
-    log_rate: bool = False
+    log_rate: Optional[bool] = Field(
+        None, description="rate axis: true log, false linear, null log when rates span a decade")
 
     @field_validator("formats")
     @classmethod
@@ -206,12 +207,17 @@ def preset_names() -> list[str]:
 def read_yaml(path: Path, what: str = "spec") -> Any:
     try:
         text = path.read_text()
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{what} {str(path)!r} is not UTF-8 text: {exc.reason} at byte "
+                        f"{exc.start}") from None
     except OSError as exc:
         raise SpecError(f"cannot read {what} {str(path)!r}: {exc.strerror}") from exc
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise SpecError(f"{what} {str(path)!r} is not valid YAML: {exc}") from exc
+    except RecursionError:
+        raise SpecError(f"{what} {str(path)!r} is nested too deeply to be a spec") from None
 
 
 def resolve_spec_source(spec: str) -> Path:

@@ -136,8 +136,9 @@ def write_report(
     main = select_metrics(runs, metrics)
     appendix = appendix_metrics(runs, main, metrics)
     if log_rate is None:
-        spec_log = bool(((runs[0].spec.get("report") or {}) if runs else {}).get("log_rate"))
-        log_rate = spec_log or plots.wants_log_rate(curves, main + appendix)
+        spec_log = ((runs[0].spec.get("report") or {}) if runs else {}).get("log_rate")
+        log_rate = bool(spec_log) if spec_log is not None else plots.wants_log_rate(
+            curves, main + appendix)
     if bands is None:
         bands = bd_settings(runs)["bands"]
     tables = _tables(runs, curves, main, appendix)

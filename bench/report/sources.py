@@ -186,6 +186,7 @@ def run_data_from_curves(path: str | Path) -> RunData:
         name=str(data.get("run") or Path(path).stem), source=str(path), spec=spec, plan=plan,
         provenance={"git": data.get("git"), "exported": data.get("created")}, points=points,
         directions=dict(data.get("metric_directions") or {}),
+        units=dict(data.get("metric_units") or {}),
     )
 
 

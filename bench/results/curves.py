@@ -7,7 +7,9 @@ It is what CI commits as a baseline and what `icm-bench compare` reads. Fields:
 - ``dataset_fingerprint``, ``dataset`` ({type, params}), ``n_items``: what was coded.
 - ``tasks``: [{name, type, version, weights_hash, target, layers}] of the task networks
   that were scored (schema 1 had one ``task``: {name, version, weights_hash}).
-- ``anchor``: the spec's anchor label (or null); ``bd``: {method, monotonic, metrics}.
+- ``anchor``: the spec's anchor label (or null); ``anchors``: its extra anchors list;
+  ``bd``: {method, monotonic, metrics}; ``metric_units``: metric -> the evaluator's unit
+  (values are stored in it, e.g. COCO AP as "fraction 0..1").
 - ``codecs``: label -> {type, version, params, point_kind, layers, include, points}; each
   point is {point: {kind, value}, bpp, rates: {"bpp": .., "bpp/<layer>": ..},
   metrics: {name: value}, metric_rates: {metric: rate key}, complete}. A metric is
@@ -84,9 +86,11 @@ def export_curves(store: RunStore, points: list[Point] | None = None) -> dict[st
         "n_items": plan.get("n_items"),
         "tasks": tasks,
         "anchor": spec.get("anchor"),
+        "anchors": list(spec.get("anchors") or []),
         "bd": {k: (spec.get("bd") or {}).get(k) for k in ("method", "monotonic", "metrics")},
         "codecs": codecs,
         "metric_directions": dict(store.get_meta("metric_directions", {}) or {}),
+        "metric_units": dict(store.get_meta("metric_units", {}) or {}),
         "git": {"commit": git.get("commit"), "dirty": git.get("dirty")},
     }
 

@@ -27,7 +27,7 @@ def test_demo_preset_runs_end_to_end(tmp_path):
     summary = (out.report_dir / "summary.md").read_text()
     assert "bbox/AP" in summary and "segm/AP" in summary and "feature-vvenc" in summary
     mpeg = (out.report_dir / "mpeg" / "vvenc.csv").read_text().splitlines()
-    assert mpeg[0].startswith("dataset,QP,bpp,bbox/AP (x100),segm/AP (x100)")
+    assert mpeg[0].startswith("dataset,QP,bpp,bbox/AP (%),bbox/AP50 (%),segm/AP (%)")
     first = mpeg[1].split(",")
     assert float(first[3]) == by[("vvenc", 27)].metrics["bbox/AP"] * 100
     again = run_spec(spec, tmp_path / "results", None, progress=False)

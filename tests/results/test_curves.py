@@ -44,7 +44,8 @@ def test_export_holds_the_runs_curves(run_dir, tmp_path):
     assert len(data["dataset_fingerprint"]) >= 16
     assert data["tasks"] == [{"name": "", "type": "pixel", "version": "2", "weights_hash": "",
                               "target": None, "layers": None}]
-    assert data["bd"] == {"method": "pchip", "monotonic": False, "metrics": ["psnr_y"]}
+    assert data["bd"] == {"method": "pchip", "monotonic": "auto", "metrics": ["psnr_y"]}
+    assert data["anchors"] == [] and data["metric_units"]["psnr_y"] == "dB"
     assert list(data["codecs"]) == ["identity", "qa", "bad"]
     qa = data["codecs"]["qa"]
     assert qa["type"] == "fake_codecs:QuantZlibCodec" and qa["version"] == "quantzlib-1"
