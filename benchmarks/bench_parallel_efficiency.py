@@ -17,13 +17,24 @@ run single-threaded), run by the real driver loop (`execute_jobs`).
 
 With `--repeat`, the measurements alternate (serial, pooled, serial, ...) so that both
 see the same changes of machine load; the spread is reported. On a shared machine the
-ratio falls with other load (each worker gets less than a core): report the load.
+wall-time ratio falls with other load (each worker gets less than a core), so each run
+also reports what the harness alone accounts for, from load-robust quantities:
+
+- cpu_ratio = CPU seconds of the serial sweep / CPU seconds of the pooled sweep (all
+  processes: driver, workers, codec binaries; the pool's extra work: starting workers,
+  their caches filling once per worker);
+- utilisation = the workers' busy seconds / (workers x wall) (idle gaps: start-up,
+  dispatch, the tail);
+- efficiency_without_external_load = utilisation x cpu_ratio: the efficiency the same
+  code would have with the cores to itself, assuming two jobs on two cores do not slow
+  each other down.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sqlite3
 import sys
 import tempfile
@@ -67,32 +78,39 @@ def utilisation(run_dir: Path, t_start: float, t_end: float, workers: int) -> di
             "tail_s": round(t_end - min(last.values()), 2) if last else 0.0}
 
 
+def cpu_now() -> float:
+    """CPU seconds of this process and of its finished children (workers, codec binaries)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def pooled(plan, executor: str, workers: int, tmp: Path, tag: str) -> tuple[float, dict]:
     from bench.execute.runner import execute_jobs
     from bench.results.store import RunStore
 
     run_dir = tmp / f"run-{tag}"
     store = RunStore(run_dir, create=True)
-    t0, w0 = time.time(), time.perf_counter()
+    t0, w0, c0 = time.time(), time.perf_counter(), cpu_now()
     _, failed = execute_jobs(plan.jobs, store, executor, workers, None, 1, progress=False)
-    wall, t1 = time.perf_counter() - w0, time.time()
+    wall, t1, cpu = time.perf_counter() - w0, time.time(), cpu_now() - c0
     store.close()
     if failed:
         sys.exit(f"{failed} job(s) failed in the {executor} sweep")
-    return wall, utilisation(run_dir, t0, t1, workers)
+    return wall, {**utilisation(run_dir, t0, t1, workers), "cpu_s": round(cpu, 2)}
 
 
-def serial_sum(plan) -> float:
+def serial_sum(plan) -> tuple[float, float]:
+    """Sum of the jobs' wall seconds, each run alone in this process; and the CPU seconds."""
     from bench.execute.worker import run_job
 
-    total = 0.0
+    total, c0 = 0.0, cpu_now()
     for job in plan.jobs:
         t0 = time.perf_counter()
         res = run_job(job)
         total += time.perf_counter() - t0
         if res.status != "ok":
             sys.exit(f"a job failed: {res.error}")
-    return total
+    return total, cpu_now() - c0
 
 
 def main() -> None:
@@ -119,18 +137,28 @@ def main() -> None:
         run_job(plan.jobs[0])  # the synthetic set, imports and objects exist before timing
         for r in range(args.repeat):
             if args.executor == "process":
-                single = serial_sum(plan)
+                single, single_cpu = serial_sum(plan)
                 wall, util = pooled(plan, "process", args.workers, tmp, f"p{r}")
                 ideal = single / args.workers
+                cpu_ratio = single_cpu / util["cpu_s"]
                 rows.append({"sum_single_s": round(single, 2), "ideal_s": round(ideal, 2),
                              "wall_s": round(wall, 2), "efficiency": round(ideal / wall, 3),
-                             **util})
+                             "serial_cpu_s": round(single_cpu, 2), **util,
+                             "cpu_ratio": round(cpu_ratio, 3),
+                             "efficiency_without_external_load": round(
+                                 util["utilisation"] * cpu_ratio, 3)})
             else:
-                one, _ = pooled(plan, "dask", 1, tmp, f"d1-{r}")
+                one, util1 = pooled(plan, "dask", 1, tmp, f"d1-{r}")
                 many, util = pooled(plan, "dask", args.workers, tmp, f"dn-{r}")
                 rows.append({"wall_1_worker_s": round(one, 2),
                              f"wall_{args.workers}_workers_s": round(many, 2),
-                             "speedup": round(one / many, 3), **util})
+                             "speedup": round(one / many, 3),
+                             "utilisation_1_worker": util1["utilisation"],
+                             "cpu_s_1_worker": util1["cpu_s"],
+                             **{f"{k}_{args.workers}_workers": v for k, v in util.items()},
+                             "speedup_without_external_load": round(
+                                 args.workers * util["utilisation"] / util1["utilisation"]
+                                 * util1["cpu_s"] / util["cpu_s"], 3)})
             loads.append(load_average())
     key, target = ("efficiency", 0.95) if args.executor == "process" else ("speedup", 1.85)
     values = [row[key] for row in rows]
