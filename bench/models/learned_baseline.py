@@ -65,50 +65,76 @@ class _Shift(nn.Module):
         return x + self.value
 
 
+LUMA = (0.299, 0.587, 0.114)  # BT.601, the luma of psnr_y
+TRANSFORM_STEP = 0.25  # "dct8": transform layers learn at this fraction of the optimiser's rate
+
+
+def colour_basis() -> Tensor:
+    """Orthonormal colour axes: the BT.601 luma direction, then two axes orthogonal to it,
+    so that errors on the chroma axes leave the luma (and psnr_y) untouched."""
+    w = torch.tensor(LUMA, dtype=torch.float64)
+    u1 = w / w.norm()
+    a = torch.tensor([1.0, 0.0, -1.0], dtype=torch.float64)
+    a = a - (a @ u1) * u1
+    u2 = a / a.norm()
+    return torch.stack([u1, u2, torch.linalg.cross(u1, u2)])
+
+
 def block_dct_matrix() -> Tensor:
     """192 x 192 orthonormal transform of an 8x8 RGB block (PixelUnshuffle's channel order):
-    an orthonormal opponent colour transform (luma (R+G+B)/sqrt3, two chroma) times the
-    orthonormal 2-D DCT-II of each colour plane."""
+    `colour_basis` times the orthonormal 2-D DCT-II of each colour plane."""
     n = BLOCK
     k = torch.arange(n, dtype=torch.float64)
     dct = torch.cos(math.pi * (2 * k[None, :] + 1) * k[:, None] / (2 * n)) * math.sqrt(2 / n)
     dct[0] /= math.sqrt(2)
-    colour = torch.tensor([[1 / math.sqrt(3)] * 3,
-                           [1 / math.sqrt(2), 0.0, -1 / math.sqrt(2)],
-                           [1 / math.sqrt(6), -2 / math.sqrt(6), 1 / math.sqrt(6)]],
-                          dtype=torch.float64)
-    return torch.kron(colour, torch.kron(dct, dct)).float()
+    return torch.kron(colour_basis(), torch.kron(dct, dct)).float()
 
 
-def _centre_tap_(conv: nn.Conv2d, matrix: Tensor) -> nn.Conv2d:
-    """Initialise a convolution as `matrix` on its centre tap (out x in), zero elsewhere."""
-    with torch.no_grad():
-        conv.weight.zero_()
-        k = conv.kernel_size[0] // 2
-        conv.weight[:, :, k, k] = matrix
-        conv.bias.zero_()
-    return conv
+def yuv_weights() -> Tensor:
+    """Per colour axis, the 6:1:1 YCbCr-weighted squared error of a unit error relative to
+    RGB MSE (3 x D_yuv(u)): what the image-codec program's `mse-yuv` distortion charges."""
+    ycbcr = torch.tensor([LUMA, (-0.168736, -0.331264, 0.5), (0.5, -0.418688, -0.081312)],
+                         dtype=torch.float64)
+    err = colour_basis() @ ycbcr.T  # rows: axes; columns: Y, Cb, Cr of a unit error
+    return (3 * (6 * err[:, 0] ** 2 + err[:, 1] ** 2 + err[:, 2] ** 2) / 8).float()
+
+
+class _DeltaConv(nn.Conv2d):
+    """A convolution whose weight is a fixed start (not saved) plus TRANSFORM_STEP x a learned
+    change: the transforms move slowly away from the block DCT while the entropy model,
+    gains and hyperprior learn at the full rate."""
+
+    def __init__(self, cin: int, cout: int, k: int, start: Tensor):
+        super().__init__(cin, cout, k, padding=k // 2)
+        base = torch.zeros(cout, cin, k, k)
+        base[:, :, k // 2, k // 2] = start
+        self.register_buffer("base", base, persistent=False)
+        with torch.no_grad():
+            self.weight.zero_()
+            self.bias.zero_()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._conv_forward(x, self.base + TRANSFORM_STEP * self.weight, self.bias)
 
 
 def _dct_analysis(M: int) -> nn.Sequential:
-    """8x8 blocks -> colour+DCT coefficients (3x3 convolution, DCT on the centre tap at
+    """8x8 blocks -> colour+DCT coefficients (3x3 convolution, the DCT on the centre tap at
     start), near-identity GDN, 1x1 convolution (identity at start): JPEG's transform as the
     starting point, learned from there (overlapping, non-linear)."""
     c = 3 * BLOCK * BLOCK
     if M != c:
         raise ValueError(f"transform 'dct8' needs M = {c}, got {M}")
-    eye = torch.eye(c)
     return nn.Sequential(_Shift(-0.5), nn.PixelUnshuffle(BLOCK),
-                         _centre_tap_(_conv(c, c, 3, 1), block_dct_matrix()),
-                         GDN(c, gamma_init=0.01), _centre_tap_(_conv(c, c, 1, 1), eye))
+                         _DeltaConv(c, c, 3, block_dct_matrix()),
+                         GDN(c, gamma_init=0.01), _DeltaConv(c, c, 1, torch.eye(c)))
 
 
 def _dct_synthesis(M: int) -> nn.Sequential:
     """The mirror of `_dct_analysis` (the transposed DCT on the centre tap at start)."""
     c = 3 * BLOCK * BLOCK
-    return nn.Sequential(_centre_tap_(_conv(c, c, 1, 1), torch.eye(c)),
+    return nn.Sequential(_DeltaConv(c, c, 1, torch.eye(c)),
                          GDN(c, inverse=True, gamma_init=0.01),
-                         _centre_tap_(_conv(c, c, 3, 1), block_dct_matrix().T),
+                         _DeltaConv(c, c, 3, block_dct_matrix().T),
                          nn.PixelShuffle(BLOCK), _Shift(0.5))
 
 
@@ -164,17 +190,20 @@ class GainedMeanScaleHyperprior(CompressionModel):
         self.gaussian_conditional = GaussianConditional(None)
         # log-gains: g_l = sqrt(lambda_l / lambda_ref) at start (quantisation step ~ 1/sqrt(lambda))
         ref = math.exp(sum(math.log(v) for v in self.lambdas) / len(self.lambdas))
-        if transform == "dct8":  # high-rate optimum of lambda*255^2*D + R for an orthonormal
-            # transform, 3 coefficients a pixel: step^2 = 18 / (lambda * 255^2 * ln 2)
-            init = torch.tensor([0.5 * math.log(v * 255**2 * math.log(2) / 18)
-                                 for v in self.lambdas])
+        if transform == "dct8":  # high-rate optimum of lambda*255^2*D + R per coefficient of an
+            # orthonormal transform (3 a pixel) whose colour axis weighs r in D (mse-yuv):
+            # step^2 = 18 / (lambda * 255^2 * ln 2 * r)
+            r = yuv_weights().repeat_interleave(BLOCK * BLOCK)
+            init = torch.stack([0.5 * torch.log(v * 255**2 * math.log(2) * r / 18)
+                                for v in self.lambdas])
         else:
-            init = torch.tensor([0.5 * math.log(v / ref) for v in self.lambdas])
+            init = torch.tensor([0.5 * math.log(v / ref) for v in self.lambdas])[:, None]
         self.gain_mult = GAIN_MULT if transform == "dct8" else 1.0
-        self.log_gain = nn.Parameter(init[:, None].repeat(1, M) / self.gain_mult)
-        self.log_inv_gain = nn.Parameter(-init[:, None].repeat(1, M) / self.gain_mult)
+        self.log_gain = nn.Parameter(init.expand(-1, M) / self.gain_mult)
+        self.log_inv_gain = nn.Parameter(-init.expand(-1, M) / self.gain_mult)
         if transform == "dct8":
-            with torch.no_grad():  # start from means 0 and a small scale everywhere
+            with torch.no_grad():  # start from means 0, a small scale, a near-zero z
+                self.h_a[-1].weight.mul_(0.1)
                 last = self.h_s[-1]
                 last.weight.zero_()
                 last.bias.zero_()

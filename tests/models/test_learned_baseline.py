@@ -90,6 +90,15 @@ def test_from_weights_round_trip(model):
         GainedMeanScaleHyperprior.from_weights({"format": "other"})
 
 
+def test_chroma_axes_leave_luma_untouched():
+    from bench.models.learned_baseline import LUMA, colour_basis
+
+    c = colour_basis()
+    assert torch.allclose(c @ c.T, torch.eye(3, dtype=c.dtype), atol=1e-9)
+    assert torch.allclose(c[1:] @ torch.tensor(LUMA, dtype=c.dtype), torch.zeros(2, dtype=c.dtype),
+                          atol=1e-9)
+
+
 def test_block_dct_is_orthonormal_and_dct8_starts_near_lossless():
     import math
 
@@ -109,8 +118,15 @@ def test_block_dct_is_orthonormal_and_dct8_starts_near_lossless():
     assert torch.all(means == 0) and scales.shape == (1, 192, 8, 12)
     # the calibrated scale of the first (DC, luma) channel exceeds a high-frequency chroma one
     assert scales[0, 0, 0, 0] > scales[0, 191, 0, 0]
-    # gains start at the high-rate optimum: step^2 = 18 / (lambda 255^2 ln 2)
+    # gains start at the high-rate optimum: step^2 = 18 / (lambda 255^2 ln 2 r), r the
+    # axis' weight in the 6:1:1 YUV distortion (luma ~1.04, chroma ~0.13)
+    from bench.models.learned_baseline import yuv_weights
+
+    r = yuv_weights()
+    assert r[0] == pytest.approx(1.045, abs=1e-3) and float(r[1:].max()) < 0.15
     g, _ = m.gains(0)
-    assert float(g[0, 0]) == pytest.approx(math.sqrt(0.001 * 255**2 * math.log(2) / 18), rel=1e-5)
+    for channel, weight in ((0, r[0]), (64, r[1]), (191, r[2])):
+        expect = math.sqrt(0.001 * 255**2 * math.log(2) * float(weight) / 18)
+        assert float(g[0, channel]) == pytest.approx(expect, rel=1e-5)
     with pytest.raises(ValueError, match="needs M = 192"):
         GainedMeanScaleHyperprior(M=128, transform="dct8")
