@@ -55,6 +55,7 @@ class MvsfcNet(CompressionModel):
         self.gaussian_conditional = GaussianConditional(None)
         self.y_gains = RateGains(cfg.n_rates, cfg.latent_channels)
         self.z_gains = RateGains(cfg.n_rates, cfg.hyper_channels)
+        self.y_gains.spread(cfg.rate_sigmas)
 
     def _check_rate(self, rate: Any) -> None:
         if self.cfg.n_rates and rate is None:

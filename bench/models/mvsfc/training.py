@@ -3,7 +3,7 @@
 The loss is the paper's: the detector's own losses on the decoded features plus
 sigma * (bpp_L + bpp_R), each bpp over the view's original pixels (here the crop's
 columns times the frame's original rows). Optionally a feature-distillation term
-(mean squared error to the uncompressed features) helps the first steps of a short
+(squared error relative to each level's mean square) helps the first steps of a short
 CPU run; the paper has none (its pixel-MSE weight is 0).
 """
 
@@ -43,8 +43,9 @@ def view_bits(likelihoods: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch
 
 
 def feature_mse(decoded: Levels, original: Levels) -> torch.Tensor:
-    """Mean over the levels of each level's mean squared error."""
-    return sum(torch.mean((a - b) ** 2) for a, b in zip(decoded, original)) / len(original)
+    """Mean over the levels of each level's squared error relative to its mean square."""
+    return sum(torch.mean((a - b) ** 2) / torch.mean(b.detach() ** 2).clamp(min=1e-6)
+               for a, b in zip(decoded, original)) / len(original)
 
 
 def rate_loss(sigmas: torch.Tensor, rates: torch.Tensor | None, bpp_left: torch.Tensor,

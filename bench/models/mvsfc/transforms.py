@@ -127,6 +127,20 @@ class RateGains(nn.Module):
             self.log_gain = nn.Parameter(torch.zeros(n_rates, channels))
             self.log_inverse = nn.Parameter(torch.zeros(n_rates, channels))
 
+    def spread(self, sigmas: tuple[float, ...], power: float = 0.5) -> None:
+        """Start the rate points apart: log-gain_k = -power * ln(sigma_k / geometric mean).
+
+        A larger sigma (a lower rate) starts with a smaller gain, i.e. a coarser
+        quantisation of y; the inverse gains start at the reciprocals.
+        """
+        if not self.n_rates:
+            return
+        logs = torch.log(torch.tensor(sigmas, dtype=torch.float32))
+        start = -power * (logs - logs.mean())
+        with torch.no_grad():
+            self.log_gain.copy_(start[:, None].expand_as(self.log_gain))
+            self.log_inverse.copy_(-start[:, None].expand_as(self.log_inverse))
+
     def _pick(self, table: torch.Tensor, rate: torch.Tensor) -> torch.Tensor:
         rate = rate.to(table.device, table.dtype).clamp(0, self.n_rates - 1).reshape(-1)
         lo = rate.floor().long().clamp(max=self.n_rates - 1)

@@ -38,6 +38,7 @@ class MvsfcProgram(TrainProgram):
         distill, distill_until: weight of the feature MSE and the step where it reaches 0
             (0 and 0: none, as in the paper).
         init: a weights file to start from (tensors whose names and shapes match).
+        init_skip: name prefixes not taken from `init` (e.g. the gain units).
         eval_rates: rate points of the evaluation (default every trained point).
     """
 
@@ -47,7 +48,7 @@ class MvsfcProgram(TrainProgram):
                  data_root: str = "datasets", workers: int = 1, batch_size: int = 4,
                  crop_width: int = 256, decoder_input: str = "ste", distill: float = 0.0,
                  distill_until: int = 0, init: str | None = None,
-                 eval_rates: list[float] | None = None):
+                 init_skip: list[str] | None = None, eval_rates: list[float] | None = None):
         super().__init__(recipe, device)
         self.config_name, self.ablation = config, bool(ablation)
         self.detector_path = Path(detector) if detector else WEIGHTS_DIR / "stereo3d.pt"
@@ -59,6 +60,7 @@ class MvsfcProgram(TrainProgram):
         self.decoder_input = decoder_input
         self.distill, self.distill_until = float(distill), int(distill_until)
         self.init, self.eval_rates = init, eval_rates
+        self.init_skip = tuple(init_skip or ())
 
     # ------------------------------------------------------------------ set-up
 
@@ -67,8 +69,8 @@ class MvsfcProgram(TrainProgram):
 
         from bench.datasets.synthetic_kitti import SyntheticKittiDataset
         from bench.models.mvsfc import MvsfcNet, get_config
-        from bench.train.stereo3d import load_split
         from bench.tasks.stereo3d import load_stereo3d
+        from bench.train.stereo3d import load_split
 
         self.det, _ = load_stereo3d(self.detector_path, self.device)
         for p in self.det.parameters():
@@ -90,7 +92,8 @@ class MvsfcProgram(TrainProgram):
         src, _ = load_weights(path)
         mine = self.net.state_dict()
         take = {k: v for k, v in src.state_dict().items()
-                if k in mine and mine[k].shape == v.shape and not k.startswith("gaussian")}
+                if k in mine and mine[k].shape == v.shape
+                and not k.startswith(("gaussian",) + self.init_skip)}
         self.net.load_state_dict({**mine, **take})
         self.init_loaded = len(take)
 
@@ -179,7 +182,8 @@ class MvsfcProgram(TrainProgram):
                    "recipe": self.recipe.name, "n_train": self.n_train,
                    "crop_width": self.crop_width, "batch_size": self.batch_size,
                    "decoder_input": self.decoder_input, "distill": self.distill,
-                   "distill_until": self.distill_until, "init": self.init}
+                   "distill_until": self.distill_until, "init": self.init,
+                   "init_skip": list(self.init_skip)}
         return export_weights(self.net, path, summary)
 
     def card(self, summary: dict[str, Any]) -> str:
