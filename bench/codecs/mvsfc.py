@@ -1,8 +1,9 @@
 """MVSFC-Net as a stereo feature codec (`mvsfc`): the stereo split in, one joint stream out.
 
 Input and output are the stereo 3D task's `stereo` split (left/f0..f2, right/f0..f2).
-A rate point is a trained rate index of the model's gain units (0 = the lowest rate;
-a fractional value interpolates between neighbours, carried in the stream to 1/1000).
+A rate point is a trained rate index of the model's gain units (0 = the smallest sigma,
+the highest rate; a fractional value interpolates between neighbours, carried in the
+stream to 1/1000).
 The bitstream holds everything the decoder needs (format, rate, the three level sizes,
 the hyper-latent and latent strings); a model without contextual transforms and
 cross-view context (the ablation) still sends one stream per pair, made of two
@@ -81,7 +82,7 @@ class MvsfcCodec(Codec):
                             f"indices of {self.path.name}); got {value!r}")
 
     def _rate(self, point: RatePoint) -> float | None:
-        from bench.models.mvsfc.stream import quantize_rate
+        from bench.codecs.mvsfc_stream import quantize_rate
 
         self.check_point(point)
         return quantize_rate(point.value) if self.net().cfg.n_rates else None
@@ -89,7 +90,7 @@ class MvsfcCodec(Codec):
     def encode(self, payload: dict[str, np.ndarray], point: RatePoint) -> Bitstream:
         import torch
 
-        from bench.models.mvsfc.stream import to_bytes
+        from bench.codecs.mvsfc_stream import to_bytes
         from bench.models.mvsfc.training import split_views
 
         net = self.net()
@@ -106,7 +107,7 @@ class MvsfcCodec(Codec):
 
     def decode(self, bitstream: Bitstream, layers: Sequence[str] | None = None,
                target: str | None = None) -> dict[str, np.ndarray]:
-        from bench.models.mvsfc.stream import from_bytes
+        from bench.codecs.mvsfc_stream import from_bytes
         from bench.models.mvsfc.training import join_views
 
         self.check_layers(layers)

@@ -7,7 +7,7 @@ import torch
 
 from bench.models.mvsfc import SMALL, MvsfcNet
 from bench.models.mvsfc.config import TINY
-from bench.models.mvsfc.stream import from_bytes, quantize_rate, to_bytes
+from bench.codecs.mvsfc_stream import from_bytes, quantize_rate, to_bytes
 
 torch.set_num_threads(1)
 

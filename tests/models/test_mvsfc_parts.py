@@ -8,7 +8,7 @@ import torch
 from bench.models.mvsfc.config import SMALL, MvsfcConfig, get_config
 from bench.models.mvsfc.layers import ContextualTransform
 from bench.models.mvsfc.padding import crop_levels, pad_levels, padded_sizes
-from bench.models.mvsfc.stream import from_bytes, to_bytes
+from bench.codecs.mvsfc_stream import from_bytes, to_bytes
 from bench.models.mvsfc.transforms import RateGains
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from bench.codecs.mvsfc import resolve_weights
-from bench.models.mvsfc.stream import to_bytes
+from bench.codecs.mvsfc_stream import to_bytes
 from bench.models.mvsfc.training import split_views
 
 torch.set_num_threads(1)

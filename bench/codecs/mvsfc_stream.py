@@ -1,4 +1,4 @@
-"""The joint bitstream of one stereo pair: every byte the receiver needs.
+"""The joint bitstream of one MVSFC stereo pair: every byte the receiver needs.
 
 Written with the project's learned-codec byte format (bench.codecs.learned_io): the
 integers are the MVSFC format version, the rate point in thousandths (+1; 0 = a
