@@ -141,6 +141,9 @@ class CompressAICodec(LearnedCodec):
             check_hash_name(path)
 
     def check_point(self, point: RatePoint) -> None:
+        if isinstance(point.value, bool) or not isinstance(point.value, (int, float)):
+            raise SpecError(f"codec 'compressai': point {point.label!s} is not a number "
+                            f"(a quality 1..8, or a lambda of a variable-rate model)")
         if not self.vbr and point.kind == "quality":
             value = float(point.value)
             if not value.is_integer() or not 1 <= value <= 8:
