@@ -1,38 +1,64 @@
 """The scalable preset, shrunk: both views, simulcast, the MSE baseline and the m ablation."""
 
+import math
+
 import pytest
+import yaml
 
 from bench.execute.runner import run_spec
 from bench.models.sa_icm.weights import default_path
-from bench.spec import load_spec
+from bench.spec import PRESETS_DIR, load_spec
 
-NEEDED = [default_path("base"), default_path("mse")] + [
-    default_path("enhancement", m, variant="short") for m in range(1, 6)] + [
-    default_path("enhancement", 4)]
-LEARNED = ["mse-baseline", "simulcast", "sa-icm-base", "sa-icm", "sa-icm-m1", "sa-icm-m2",
-           "sa-icm-m3", "sa-icm-m4", "sa-icm-m5"]
+NEEDED = [default_path("base"), default_path("mse"), default_path("enhancement", 4)] + [
+    default_path("enhancement", m, variant="short") for m in range(1, 6)]
+TWO_POINTS = ["mse-baseline", "simulcast", "sa-icm"]
+ABLATION = [f"sa-icm-m{m}" for m in range(1, 6)]
+
+
+def _shrunk_spec(tmp_path):
+    raw = yaml.safe_load((PRESETS_DIR / "scalable.yaml").read_text())
+    raw["dataset"]["params"].update(n_images=2, root=str(tmp_path / "data"))
+    raw["execute"] = {"executor": "serial"}
+    for c in raw["codecs"]:
+        c["points"] = ([0] if c["name"] == "identity" else [27, 42] if c["name"] == "vvenc" else
+                       [1, 5] if c["name"] in TWO_POINTS else [3])
+    path = tmp_path / "scalable.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return load_spec(str(path), [])
 
 
 @pytest.mark.skipif(not all(p.is_file() for p in NEEDED),
                     reason="SA-ICM weights are not committed yet (bench/models/sa_icm.md)")
 def test_scalable_preset_runs_end_to_end(tmp_path):
-    sets = [f"dataset.params.root={tmp_path / 'data'}", "dataset.params.n_images=2",
-            "codecs.vvenc.points=[27,42]", "execute.executor=serial"]
-    sets += [f"codecs.{name}.points=[1,5]" for name in LEARNED]
-    out = run_spec(load_spec("scalable", sets), tmp_path / "results", tmp_path / "reports",
+    out = run_spec(_shrunk_spec(tmp_path), tmp_path / "results", tmp_path / "reports",
                    progress=False)
     assert out.jobs_failed == 0
     by = {(p.codec, p.point.value): p for p in out.points}
-    for name in LEARNED:
-        assert by[(name, 1)]["bpp"] < by[(name, 5)]["bpp"], name
-        for q in (1, 5):
-            assert 0.0 <= by[(name, q)].metrics["bbox/AP"] <= 1.0
+    for name in TWO_POINTS:
+        assert by[(name, 1)].bpp < by[(name, 5)].bpp, name
+    for name in TWO_POINTS + ABLATION:
+        q = 3 if name in ABLATION else 1
+        p = by[(name, q)]
+        assert 0.0 <= p.metrics["machine/bbox/AP"] <= 100.0
+        assert math.isfinite(p.metrics["human/psnr_rgb"])
     for q in (1, 5):
-        base, full = by[("sa-icm-base", q)], by[("sa-icm", q)]
-        sim = by[("simulcast", q)]
-        assert base["bpp"] < full["bpp"] and base["bpp"] < sim["bpp"]   # base rate only
-        # Simulcast's and the scalable codec's base layers are the same bytes.
-        mse = by[("mse-baseline", q)]
-        assert sim["bpp"] == pytest.approx(base["bpp"] + mse["bpp"], abs=1e-9)
+        full, sim, mse = by[("sa-icm", q)], by[("simulcast", q)], by[("mse-baseline", q)]
+        # The machine view pairs with the base layer's rate, the human view with the total.
+        assert full.rate("machine/bbox/AP") == full.rates["bpp/base"] < full.bpp
+        assert full.rate("human/psnr_rgb") == full.bpp
+        # Each layer counted once: total = base + enhancement.
+        assert full.bpp == pytest.approx(full.rates["bpp/base"] + full.rates["bpp/enhancement"])
+        # Simulcast's and the scalable codec's base layers are the same bytes, and so is
+        # the machine view decoded from them.
+        assert sim.rates["bpp/base"] == pytest.approx(full.rates["bpp/base"], abs=1e-12)
+        assert sim.metrics["machine/bbox/AP"] == full.metrics["machine/bbox/AP"]
+        # Simulcast's second stream is the MSE codec's (its header too): both rates counted.
+        assert sim.bpp == pytest.approx(full.rates["bpp/base"] + mse.bpp, abs=1e-9)
+        assert sim.metrics["human/psnr_rgb"] == pytest.approx(mse.metrics["human/psnr_rgb"])
+        # A one-layer codec pairs both views with its total rate.
+        assert mse.rate("machine/bbox/AP") == mse.bpp
+    # The same frozen base under every m: the same base bytes, the same machine view.
+    assert len({by[(n, 3)].rates["bpp/base"] for n in ABLATION}) == 1
+    assert len({by[(n, 3)].metrics["machine/bbox/AP"] for n in ABLATION}) == 1
     summary = (out.report_dir / "summary.md").read_text()
-    assert "sa-icm-m3" in summary and "psnr_rgb" in summary
+    assert "sa-icm-m3" in summary and "human/psnr_rgb" in summary and "simulcast" in summary
