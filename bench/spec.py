@@ -187,8 +187,18 @@ class RunSpec(_Model):
             return [t.model_copy(update={"name": t.name or t.type}) for t in self.tasks]
         main = (self.task or TaskSpec()).model_copy(update={"name": ""})
         if main.type == "pixel":
+            if "metrics" not in main.params:
+                main = main.model_copy(update={"params": {**main.params, **self._pixel_params()}})
             return [main]
-        return [main, TaskSpec(name="", type="pixel")]
+        return [main, TaskSpec(name="", type="pixel", params=self._pixel_params())]
+
+    def _pixel_params(self) -> dict[str, Any]:
+        """The implicit pixel task computes what the spec's BD or report metrics name
+        (MS-SSIM, the costly one, only then)."""
+        named = set(self.bd.metrics or []) | set(self.report.metrics or [])
+        if "ms_ssim" not in named:
+            return {}
+        return {"metrics": ["psnr_rgb", "psnr_y", "ms_ssim"]}
 
     def codec(self, label: str) -> CodecSpec:
         for c in self.codecs:

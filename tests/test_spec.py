@@ -107,3 +107,17 @@ def test_include_anchor_definition(tmp_path, monkeypatch):
     assert c.type == "x265" and c.points == [22, 27] and c.params == {"scale": 50}
     with pytest.raises(SpecError, match="anchor definition 'nope' not found"):
         validate_spec({**BASE, "codecs": [{"include": "nope"}], "anchor": None})
+
+
+def test_the_implicit_pixel_task_computes_ms_ssim_only_when_named():
+    from bench.spec import validate_spec
+
+    base = {"name": "x", "dataset": {"type": "synthetic-coco"},
+            "codecs": [{"name": "a", "type": "identity", "points": [0]}]}
+    plain = validate_spec({**base, "task": {"type": "detection"}}).task_list()
+    assert plain[1].type == "pixel" and plain[1].params == {}
+    named = validate_spec({**base, "task": {"type": "detection"},
+                           "bd": {"metrics": ["ms_ssim"]}}).task_list()
+    assert named[1].params == {"metrics": ["psnr_rgb", "psnr_y", "ms_ssim"]}
+    pixel = validate_spec({**base, "report": {"metrics": ["ms_ssim"]}}).task_list()
+    assert pixel[0].params["metrics"][-1] == "ms_ssim"

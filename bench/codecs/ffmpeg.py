@@ -138,7 +138,7 @@ class X265Codec(YuvFfmpegCodec):
 
     def encoder_options(self, value: int | float) -> dict[str, Any]:
         options = {"c:v": self.encoder, "preset": self.config.preset, "qp": int(value),
-                   "x265-params": "keyint=1:info=0"}
+                   "x265-params": "keyint=1:info=0:pools=1:frame-threads=1"}
         if self.config.tune:
             options["tune"] = self.config.tune
         return options

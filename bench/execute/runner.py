@@ -135,7 +135,7 @@ def execute_jobs(
         where = f" on {job.device}" if job.device else ""
         bar.advance(f"{job.label} {job.point['kind']}={job.point['value']} "
                     f"#{job.shard}{where}", ok=result.status == "ok", job=job,
-                    seconds=result.wall_s)
+                    seconds=result.wall_s, worker=result.worker)
 
     try:
         with make_lanes(executor, workers, address, threads, devices) as lanes:

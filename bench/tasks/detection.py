@@ -21,6 +21,9 @@ from bench.tasks.base import Evaluator, Task
 from bench.types import MetricInfo, Sample, SplitDesc
 
 FPN_LEVELS = ("p2", "p3", "p4", "p5")
+# bench.models.detector.DEFAULT_WEIGHTS, without importing torch to plan a run
+DEFAULT_DETECTOR_WEIGHTS = (Path(__file__).resolve().parent.parent / "models" / "weights"
+                            / "detector.pt")
 
 
 class CocoDetectionEvaluator(Evaluator):
@@ -357,7 +360,7 @@ class TorchvisionStyleTask(Task):
 
     def weights_hash(self) -> str:
         if self._weights_hash is None:
-            from bench.models.detector import file_sha256
+            from bench.checkpoint import file_sha256
 
             self._weights_hash = file_sha256(self.weights_path) if self.weights_path else ""
         return self._weights_hash
@@ -380,10 +383,9 @@ class DetectionTask(TorchvisionStyleTask):
                  iou_types: list[str] | None = None):
         super().__init__(device, score_thresh, detections_per_image, batch_size, category_map,
                          iou_types)
-        from bench.models.detector import DEFAULT_WEIGHTS
 
         self.weights = None if weights is None else str(weights)
-        self.weights_path = Path(weights).expanduser() if weights else DEFAULT_WEIGHTS
+        self.weights_path = Path(weights).expanduser() if weights else DEFAULT_DETECTOR_WEIGHTS
 
     def _load(self) -> None:
         from bench.models.detector import load_detector
