@@ -116,6 +116,9 @@ def _codec_desc(c: CodecSpec, tasks: list[TaskDesc], objs: dict[str, Any],
             codec.check_point(point)
         except SpecError as exc:
             raise SpecError(f"codecs.{c.name}.points: {exc}") from None
+        except (ValueError, TypeError) as exc:  # a plugin's own parsing of the value
+            raise SpecError(f"codecs.{c.name}.points: {point.label} is not a valid point for "
+                            f"{c.type}: {exc}") from None
         versions[point.label] = codec.version(point)
     uses_features = FEATURE_KINDS.__contains__
     needs_split = uses_features(codec.input_kind) or uses_features(codec.output_kind)
