@@ -1,4 +1,4 @@
-"""Padding, the bitstream layout, configurations and the contextual transform switch."""
+"""Padding, configurations, the contextual transform switch and the rate gains."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import torch
 from bench.models.mvsfc.config import SMALL, MvsfcConfig, get_config
 from bench.models.mvsfc.layers import ContextualTransform
 from bench.models.mvsfc.padding import crop_levels, pad_levels, padded_sizes
-from bench.codecs.mvsfc_stream import from_bytes, to_bytes
 from bench.models.mvsfc.transforms import RateGains
 
 
@@ -25,18 +24,6 @@ def test_pad_then_crop_is_identity():
     assert [tuple(t.shape[-2:]) for t in padded] == [(64, 160), (32, 80), (16, 40)]
     assert padded[0][..., 47:, :].abs().sum() == 0
     assert all(torch.equal(a, b) for a, b in zip(crop_levels(padded, sizes), levels))
-
-
-def test_stream_round_trip_and_truncation():
-    comp = {"strings": [b"ab", b"", b"x" * 300], "sizes": [(48, 156), (24, 78), (12, 39)],
-            "rate": 2.25}
-    data = to_bytes(comp)
-    # format byte, count, 8 zig-zag integers (2251, 156 and 78 take 2 bytes), count, strings
-    assert len(data) == 1 + 1 + (1 + 2 + 1 + 2 + 1 + 2 + 1 + 1) + 1 + (1 + 2) + 1 + (2 + 300)
-    assert from_bytes(data) == comp
-    with pytest.raises(ValueError, match="truncat"):
-        from_bytes(data[:-1])
-    assert from_bytes(to_bytes({**comp, "rate": None}))["rate"] is None
 
 
 def test_config_round_trip_and_names():
