@@ -20,14 +20,14 @@ see the same changes of machine load; the spread is reported. On a shared machin
 wall-time ratio falls with other load (each worker gets less than a core), so each run
 also reports what the harness alone accounts for, from load-robust quantities:
 
-- cpu_ratio = CPU seconds of the serial sweep / CPU seconds of the pooled sweep (all
-  processes: driver, workers, codec binaries; the pool's extra work: starting workers,
-  their caches filling once per worker);
-- utilisation = the workers' busy seconds / (workers x wall) (idle gaps: start-up,
-  dispatch, the tail);
-- efficiency_without_external_load = utilisation x cpu_ratio: the efficiency the same
-  code would have with the cores to itself, assuming two jobs on two cores do not slow
-  each other down.
+- utilisation = the workers' busy seconds (each job's own wall time, as stored) /
+  (workers x wall): what the harness loses to idle workers (pool or cluster start-up,
+  dispatch gaps, the tail). It is the efficiency the same code would have with the
+  cores to itself if two jobs on two cores did not slow each other down, and the Dask
+  speed-up would be workers x utilisation(N) / utilisation(1).
+- cpu_ratio = CPU seconds of the serial sweep / of the pooled sweep (all processes:
+  driver, workers, codec binaries): the pool's extra work (starting workers, caches
+  filled once per worker), but also CPU time stretched by contention, so only a hint.
 """
 
 from __future__ import annotations
@@ -144,9 +144,7 @@ def main() -> None:
                 rows.append({"sum_single_s": round(single, 2), "ideal_s": round(ideal, 2),
                              "wall_s": round(wall, 2), "efficiency": round(ideal / wall, 3),
                              "serial_cpu_s": round(single_cpu, 2), **util,
-                             "cpu_ratio": round(cpu_ratio, 3),
-                             "efficiency_without_external_load": round(
-                                 util["utilisation"] * cpu_ratio, 3)})
+                             "cpu_ratio": round(cpu_ratio, 3)})
             else:
                 one, util1 = pooled(plan, "dask", 1, tmp, f"d1-{r}")
                 many, util = pooled(plan, "dask", args.workers, tmp, f"dn-{r}")
@@ -156,9 +154,9 @@ def main() -> None:
                              "utilisation_1_worker": util1["utilisation"],
                              "cpu_s_1_worker": util1["cpu_s"],
                              **{f"{k}_{args.workers}_workers": v for k, v in util.items()},
-                             "speedup_without_external_load": round(
-                                 args.workers * util["utilisation"] / util1["utilisation"]
-                                 * util1["cpu_s"] / util["cpu_s"], 3)})
+                             "speedup_from_utilisation": round(
+                                 args.workers * util["utilisation"] / util1["utilisation"], 3),
+                             "cpu_ratio": round(util1["cpu_s"] / util["cpu_s"], 3)})
             loads.append(load_average())
     key, target = ("efficiency", 0.95) if args.executor == "process" else ("speedup", 1.85)
     values = [row[key] for row in rows]
