@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from bench.codecs.mvsfc_stream import from_bytes, quantize_rate, to_bytes
 from bench.models.mvsfc import SMALL, MvsfcNet
 from bench.models.mvsfc.config import TINY
-from bench.codecs.mvsfc_stream import from_bytes, quantize_rate, to_bytes
 
 torch.set_num_threads(1)
 

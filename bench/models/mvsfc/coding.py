@@ -10,7 +10,7 @@ encoder's were.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from compressai.ans import BufferedRansEncoder, RansDecoder

@@ -14,7 +14,7 @@ position; `SerialContext` does exactly that for real coding.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F

@@ -8,7 +8,8 @@ the codec's strides happens inside, and the decoded levels have the input sizes.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from compressai.entropy_models import EntropyBottleneck, GaussianConditional

@@ -10,7 +10,8 @@ CPU run; the paper has none (its pixel-MSE weight is 0).
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 

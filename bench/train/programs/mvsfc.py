@@ -13,8 +13,9 @@ evaluation codes held-out frames for real (compress/decompress, byte counts).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
