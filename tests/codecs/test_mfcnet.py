@@ -75,7 +75,7 @@ def test_points_are_rate_indices(weights):
     with pytest.raises(SpecError):
         codec.check_point(RatePoint("quality", -1))
     with pytest.raises(CodecError):
-        codec.encode(_payload(), RatePoint("quality", 6))
+        codec.encode(_payload(), RatePoint("quality", 7))
     with pytest.raises(CodecError):
         codec.encode({"p3": np.zeros((64, 32, 40), np.float32)}, RatePoint("quality", 0))
 

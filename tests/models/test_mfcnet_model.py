@@ -114,7 +114,7 @@ def test_nonstandard_sizes_are_sent_explicitly(net):
 
 def test_rate_index_checked(net):
     with pytest.raises(ValueError):
-        net.compress(_features(), 6)
+        net.compress(_features(), 7)
 
 
 def test_forward_batch_shapes_and_rate_indices(net):
@@ -126,5 +126,5 @@ def test_forward_batch_shapes_and_rate_indices(net):
     net.eval()
     assert {k: tuple(v.shape) for k, v in out["levels"].items()} == {
         k: (2, 64, *hw) for k, hw in SIZES.items()}
-    assert tuple(out["likelihoods"]["p2p3"]["y"].shape) == (2, 48, 8, 10)
-    assert tuple(out["likelihoods"]["p4p5"]["z"].shape) == (2, 48, 2, 3)
+    assert tuple(out["likelihoods"]["p2p3"]["y"].shape) == (2, 32, 8, 10)
+    assert tuple(out["likelihoods"]["p4p5"]["z"].shape) == (2, 32, 2, 3)

@@ -38,7 +38,7 @@ def test_configs_round_trip_through_plain_data(size, variant):
 
 def test_small_config_has_gain_units_and_paper_ratios():
     cfg = small_config()
-    assert cfg.channels == 64 and cfg.N == cfg.M == 48 and cfg.n_rates == len(cfg.lambdas) >= 5
+    assert cfg.channels == 64 and cfg.N == cfg.M == 32 and cfg.n_rates == len(cfg.lambdas) >= 5
     assert cfg.predictor.ngf == 32 and cfg.predictor.n_blocks == 9
     assert build_config("paper").n_rates == 0
 
