@@ -88,6 +88,26 @@ def test_enhancement_loss_leaves_the_base_untouched(base_run, tmp_path):
     assert logs["bpp"] > 0
 
 
+def test_enhancement_synthesis_can_start_from_the_base(base_run, tmp_path):
+    from bench.train.programs.sa_icm import SaIcmProgram
+    from bench.train.recipe import load_recipe
+
+    _, d = base_run
+    progs = {}
+    for init in ("none", "base"):
+        r = load_recipe(recipe(tmp_path / init, "enhancement", base_weights=str(d / "base.pt"),
+                               init_synthesis=init))
+        progs[init] = SaIcmProgram(r, **r.program.kwargs)
+        progs[init].setup()
+    base_gs = progs["base"].base.g_s.state_dict()
+    copied, fresh = progs["base"].net.g_s.state_dict(), progs["none"].net.g_s.state_dict()
+    assert all(torch.equal(copied[k], v) for k, v in base_gs.items())
+    assert not all(torch.equal(fresh[k], v) for k, v in base_gs.items())
+    # A copy, not the same tensors: training the ICA leaves the frozen base alone.
+    assert not any(p is q for p in progs["base"].net.g_s.parameters()
+                   for q in progs["base"].base.g_s.parameters())
+
+
 def test_mse_stage_resumes_exactly(tmp_path):
     one = train(recipe(tmp_path / "a", "mse", steps=2), log=QUIET)
     path = recipe(tmp_path / "b", "mse", steps=2)

@@ -5,7 +5,8 @@
 - `mse`: the same network with plain MSE (the learned baseline, and with the base the
   simulcast baseline);
 - `enhancement`: the additional-information codec with m slices and its fusion, the base
-  loaded from its weights file and frozen: L = bpp_a + lambda_a * 255^2 * MSE(x, x_hat_h).
+  loaded from its weights file and frozen: L = bpp_a + lambda_a * 255^2 * MSE(x, x_hat_h);
+  `init_synthesis: base` starts the ICA's g_s from the base's (a shorter fine-tune).
 
 One variable-rate network per stage (gain units; a random rate level per sample); the
 enhancement's level k is trained with the base at level k (codec point k codes both).
@@ -57,6 +58,10 @@ class SaIcmKwargs(BaseModel):
     fusion: Literal["add", "learned"] = "add"
     lambdas: list[float] = Field(..., min_length=1)
     base_weights: str | None = Field(None, description="the frozen base (enhancement)")
+    init_synthesis: Literal["none", "base"] = Field(
+        "none", description="enhancement: 'base' starts the ICA's g_s as a copy of the "
+                            "base's g_s (same shapes), so the human view starts at the "
+                            "base's decode and the ICA learns what to add")
     data: MaskedData = Field(default_factory=MaskedData)
     mask: MaskOptions = Field(default_factory=MaskOptions)
     eval: EvalOptions = Field(default_factory=EvalOptions)
@@ -99,6 +104,8 @@ class SaIcmProgram(TrainProgram):
                                 "without gain units (one rate) takes any number")
             self.cfg = replace(base_cfg, ica_slices=o.m, fusion=o.fusion)
             self.net = AdditionalInfoNet(self.cfg)
+            if o.init_synthesis == "base":  # a fresh start; --resume overwrites it
+                self.net.g_s.load_state_dict(self.base.g_s.state_dict())
         else:
             cfg = get_config(o.config, m=o.m, fusion=o.fusion)
             self.cfg = replace(cfg, base=replace(cfg.base, rates=rates))
