@@ -151,7 +151,7 @@ def threads_info(execution: dict[str, Any] | None) -> dict[str, Any]:
         "codec_binary_threads": 1,
         "note": (f"each job runs on {per_job} thread(s): numpy/torch get {per_job} "
                  "(OMP/MKL/OpenBLAS and torch.set_num_threads) and every codec binary runs "
-                 "single-threaded (ffmpeg -threads 1); jobs run in parallel, "
+                 "single-threaded (ffmpeg -threads 1, x265 pools=1); jobs run in parallel, "
                  "one per worker"),
     }
 
