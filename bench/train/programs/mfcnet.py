@@ -64,7 +64,7 @@ class MfcNetProgram(TrainProgram):
         import torch
 
         from bench.models.mfcnet import MfcNet, build_config
-        from bench.models.mfcnet.features import (
+        from bench.train.programs.mfcnet_features import (
             FeatureBatches,
             build_feature_cache,
             load_feature_cache,
@@ -194,7 +194,7 @@ class MfcNetProgram(TrainProgram):
     # ------------------------------------------------------------ evaluation
 
     def evaluate(self) -> dict[str, float]:
-        from bench.models.mfcnet.evaluate import evaluate_model
+        from bench.train.programs.mfcnet_eval import evaluate_model
 
         if not self.n_eval:
             return {}
