@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, ClassVar, Literal, Optional, Sequence, Union
 
 import numpy as np
@@ -17,6 +18,7 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from bench.codecs.base import CodecConfig, ExternalCodec
+from bench.codecs.ffmpeg_base import output_buffer_error
 from bench.codecs.ffmpeg_bin import ffmpeg_exe, ffmpeg_version, has_encoder
 from bench.codecs.feature_packing import (
     FILL,
@@ -188,7 +190,11 @@ class FeatureAnchorCodec(ExternalCodec):
             yuv.write_bytes(luma_to_yuv420_bytes(frame))
             args = vvenc_frame_encode_args(ffmpeg_exe(), yuv, out, width, height, qp,
                                            self.vvenc_preset)
-            log = self.run(args, "libvvenc (features)").stderr.decode(errors="replace")
+            try:
+                log = self.run(args, "libvvenc (features)").stderr.decode(errors="replace")
+            except CodecError as exc:  # libvvenc's per-picture output cap, named clearly
+                inner = SimpleNamespace(name=self.name, encoder="libvvenc")
+                raise output_buffer_error(inner, exc, width, height) from exc
         return read_bitstream(out, args, log)
 
     def _decode_frame(self, data: bytes, width: int, height: int, tmp: Path) -> np.ndarray:

@@ -186,3 +186,15 @@ def test_real_vtm_inner_codec(tmp_path):
     out = codec.decode(bits)
     assert {k: v.shape for k, v in out.items()} == {k: v.shape for k, v in feats.items()}
     assert mse(out, feats) < mse(codec.decode(codec.encode(feats, RatePoint("qp", 45))), feats)
+
+
+def test_vvenc_output_cap_is_named(monkeypatch):
+    c = FeatureAnchorCodec(inner="vvenc", vvenc_preset="faster", timeout_s=120)
+
+    def fail(args, what):
+        raise CodecError("ffmpeg failed", command=args[:2],
+                         stderr="Error submitting a packet: Generic error in an external library")
+
+    monkeypatch.setattr(c, "run", fail)
+    with pytest.raises(CodecError, match=r"holds at most \d+ bytes for this \d+x\d+ picture"):
+        c.encode(smooth_features({"p3": (4, 4, 6)}), RatePoint("qp", 22))
