@@ -36,7 +36,7 @@ def committed_codecs(device: str) -> list[tuple[str, Any, list[Any]]]:
 
     out = []
     if DEFAULT_WEIGHTS.is_file():
-        points = [RatePoint("lambda", v) for v in (0.0018, 0.013, 0.0932)]
+        points = [RatePoint("lambda", v) for v in (0.0025, 0.013, 0.068)]
         out.append(("learned-baseline", LearnedBaselineCodec(device=device), points))
     small = Path(__file__).resolve().parents[1] / "bench/models/weights/compressai-small"
     if small.is_dir():
