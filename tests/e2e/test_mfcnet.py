@@ -1,11 +1,13 @@
 """The `mfcnet` preset end to end on one image: curves and BD tables.
 
 Runs the committed weights (bench/models/weights/mfcnet-small*.pt) where they exist and
-untrained stand-ins otherwise, so the preset's wiring is checked in every checkout.
+untrained stand-ins otherwise (see `_weights`), so the preset's wiring is checked in
+every checkout; it never skips.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import torch
@@ -20,21 +22,29 @@ torch.set_num_threads(1)
 
 
 def _weights(folder: Path) -> dict[str, Path]:
-    """The committed file of each variant, or untrained weights (ablations on the method's)."""
+    """Each variant's committed file, or a stand-in: untrained method weights when
+    mfcnet-small.pt is absent, and ablations whose own paths are untrained on top of the
+    method's (committed or stand-in) weights when their files are absent."""
     files = {v: WEIGHTS_DIR / name for v, name in DEFAULT_WEIGHTS.items()}
-    if all(p.is_file() for p in files.values()):
-        return files
-    torch.manual_seed(0)
-    main = folder / "mfcnet-small.pt"
-    save_mfcnet_weights(MfcNet(small_config("mfcnet")), main)
-    files = {"mfcnet": main}
+    main = files["mfcnet"]
+    if not main.is_file():
+        torch.manual_seed(0)
+        main = folder / "mfcnet-small.pt"
+        save_mfcnet_weights(MfcNet(small_config("mfcnet")), main)
+        files = {"mfcnet": main}
     for variant in ("no-predict", "no-cross"):
+        if files.get(variant) is not None and files[variant].is_file():
+            continue
+        torch.manual_seed(1)
         net = MfcNet(small_config(variant))
         own = net.state_dict()
-        net.load_state_dict({**own, **{k: v for k, v in load_mfcnet_state(main).items()
-                                       if k in own}})
+        net.load_state_dict({**own, **{k: v.float() for k, v in load_mfcnet_state(main).items()
+                                       if k in own and own[k].shape == v.shape}})
+        local = folder / main.name  # a base is looked up next to the file naming it
+        if not local.is_file():
+            shutil.copyfile(main, local)
         files[variant] = folder / f"mfcnet-small-{variant}.pt"
-        save_mfcnet_weights(net, files[variant], base=main)
+        save_mfcnet_weights(net, files[variant], base=local)
     return files
 
 
