@@ -43,6 +43,24 @@ def test_cig_starts_descending_and_in_unit_interval():
     assert channel_order_loss(w, margin=0.0).item() == 0.0
 
 
+def test_importance_losses_train_the_head_but_not_the_encoder():
+    y = torch.randn(2, 32, 4, 4, requires_grad=True)
+    head = ChannelImportance(32)
+    channel_order_loss(head(y)).add(head(y).sum()).backward()
+    assert y.grad is None
+    assert head.fc1.weight.grad is not None and head.fc1.weight.grad.abs().sum() > 0
+
+
+def test_running_target_skips_a_non_finite_batch():
+    target = ImportanceTarget(3)
+    y = torch.ones(1, 3, 2, 2)
+    assert target.update(y, torch.ones_like(y))
+    bad = torch.ones_like(y)
+    bad[0, 1] = float("nan")
+    assert not target.update(y, bad)
+    assert torch.allclose(target.saliency, torch.full((3,), 1 / 3)) and int(target.updates) == 1
+
+
 def test_importance_bytes_round_trip_on_the_quantised_grid():
     w = torch.tensor([[0.0, 0.3, 0.5001, 1.0], [0.2, 0.7, 0.9, 0.1]])
     data = importance_to_bytes(w)

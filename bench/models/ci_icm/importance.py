@@ -14,6 +14,12 @@ class ChannelImportance(nn.Module):
 
     The second layer's bias starts descending, so that the untrained head already
     ranks low channel indices first (the order the channel order loss asks for).
+
+    The head reads the latent through `detach()`: the importance losses train the head,
+    never the analysis transform. With the gradient let through, the encoder raised the
+    mean of the channels the target called salient; a larger channel mean makes that
+    channel's Taylor saliency |sum y * dD/dy| larger still, so the loop fed itself and
+    training diverged to NaN (ci-icm, first run, between steps 350 and 400).
     """
 
     def __init__(self, channels: int, reduction: int = 4):
@@ -27,7 +33,7 @@ class ChannelImportance(nn.Module):
 
     def forward(self, y: Tensor) -> Tensor:
         """Per-image importance w in (0, 1), shape (B, C)."""
-        return torch.sigmoid(self.fc2(F.relu(self.fc1(y.mean(dim=(2, 3))))))
+        return torch.sigmoid(self.fc2(F.relu(self.fc1(y.detach().mean(dim=(2, 3))))))
 
 
 def group_importance(w: Tensor, groups: tuple[int, ...]) -> Tensor:
@@ -79,12 +85,15 @@ class ImportanceTarget(nn.Module):
         self.register_buffer("updates", torch.zeros((), dtype=torch.long))
 
     @torch.no_grad()
-    def update(self, y_hat: Tensor, grad: Tensor) -> None:
-        """Fold one batch's saliency into the running target."""
+    def update(self, y_hat: Tensor, grad: Tensor) -> bool:
+        """Fold one batch's saliency into the running target; False (skipped) if not finite."""
         s = taylor_saliency(y_hat, grad).mean(dim=0)
+        if not bool(torch.isfinite(s).all()):
+            return False
         m = 1.0 if int(self.updates) == 0 else self.momentum
         self.saliency.mul_(1 - m).add_(s, alpha=m)
         self.updates += 1
+        return True
 
     def loss(self, w: Tensor) -> Tensor:
         """MSE between C * w / sum(w) and C * target (both are distributions over channels)."""
