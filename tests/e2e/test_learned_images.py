@@ -53,7 +53,7 @@ def test_learned_images_preset_runs(weights, tmp_path):
     ])
     out = run_spec(spec, tmp_path / "results", None, progress=False)
     assert out.jobs_failed == 0 and out.jobs_total == 6
-    assert sorted((tmp_path / "imgs").iterdir())[0].name == "000001.png"
+    assert min((tmp_path / "imgs").iterdir()).name == "000001.png"
     by_codec = {}
     for point in out.points:
         by_codec.setdefault(point.codec, []).append(point)
@@ -61,3 +61,24 @@ def test_learned_images_preset_runs(weights, tmp_path):
     for points in by_codec.values():
         assert len(points) == 2
         assert all(p.bpp > 0 and p.complete and p.metrics["psnr_y"] > 0 for p in points)
+
+
+def test_learned_images_preset_with_the_committed_weights(tmp_path):
+    """The preset as shipped (zoo-named factorized-small checkpoints and the learned
+    baseline's committed weights), on two images at two points per codec."""
+    spec = load_spec("learned-images", [
+        f"dataset.params.root={tmp_path / 'imgs'}",
+        "dataset.params.synthetic={n_images: 2, width: 320, height: 240}",
+        "codecs.factorized-small.points=[1, 6]",
+        "codecs.learned-baseline.points=[0.0025, 0.068]",
+        "codecs.jpeg.points=[10, 90]",
+        "execute.executor=serial",
+    ])
+    out = run_spec(spec, tmp_path / "results", None, progress=False)
+    assert out.jobs_failed == 0 and out.jobs_total == 6
+    by = {(p.codec, float(p.point.value)): p for p in out.points}
+    for low, high in ((("factorized-small", 1), ("factorized-small", 6)),
+                      (("learned-baseline", 0.0025), ("learned-baseline", 0.068)),
+                      (("jpeg", 10), ("jpeg", 90))):
+        assert 0 < by[low].bpp < by[high].bpp
+        assert by[low].metrics["psnr_y"] < by[high].metrics["psnr_y"]
