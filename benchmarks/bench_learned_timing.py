@@ -102,9 +102,9 @@ def markdown(results: list[dict], env: dict) -> str:
             "decode_ms", "decode_transform_ms", "decode_entropy_ms"]
     if env["device"].startswith("cuda"):
         cols += ["encode_gpu_ms", "decode_gpu_ms"]
-    lines = [f"device {env['device']} ({env.get('device_name', env.get('cpu', ''))}), "
-             f"threads {env.get('threads')}, {env['images']} images {env['size']}, "
-             f"warm-up {env['warmup']}; medians in ms", "",
+    lines = [(f"device {env['device']} ({env.get('device_name', env.get('cpu', ''))}), "
+              f"threads {env.get('threads')}, {env['images']} images {env['size']}, "
+              f"warm-up {env['warmup']}; medians in ms"), "",
              "| codec | point | bpp | " + " | ".join(cols) + " |",
              "|---|---|---|" + "---|" * len(cols)]
     for r in results:

@@ -15,9 +15,10 @@ strings plus the learned_io header (layout, height, width, point, latent shape).
 from __future__ import annotations
 
 import re
-from importlib.metadata import PackageNotFoundError, version as package_version
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Optional
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -39,7 +40,7 @@ class CompressAIConfig(LearnedCodecConfig):
     model: str = "bmshj2018-hyperprior"
     metric: Literal["mse", "ms-ssim"] = "mse"
     arch_kwargs: dict[str, Any] = Field(default_factory=dict)
-    pad_multiple: Optional[int] = Field(None, ge=1, description="default 64, as CompressAI's eval")
+    pad_multiple: int | None = Field(None, ge=1, description="default 64, as CompressAI's eval")
 
 
 def architecture_names() -> list[str]:

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Hashable, Iterator, Optional, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field, field_validator
@@ -48,7 +49,7 @@ class LearnedCodecConfig(CodecConfig):
 
     device: str = "cpu"
     checkpoints: dict[str, str] = Field(default_factory=dict)
-    checkpoint_dir: Optional[str] = None
+    checkpoint_dir: str | None = None
     parity: bool = False
 
     runtime_fields: ClassVar[tuple[str, ...]] = ("parity",)

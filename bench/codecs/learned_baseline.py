@@ -8,7 +8,7 @@ gain interpolation). The header stores the rate level in thousandths (two bytes)
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar
 
 from bench.codecs.base import CodecConfig
 from bench.codecs.learned import LearnedCodec, LearnedCodecConfig, resolve_path
@@ -24,7 +24,7 @@ _LAMBDAS: dict[tuple[str, str], list[float]] = {}
 class LearnedBaselineConfig(LearnedCodecConfig):
     """`weights`: a learned-baseline weights file (default: the committed one)."""
 
-    weights: Optional[str] = None
+    weights: str | None = None
 
 
 class LearnedBaselineCodec(LearnedCodec):

@@ -18,7 +18,7 @@ CodecError that names the problem.
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from bench.errors import CodecError
 

@@ -22,15 +22,15 @@ rate `level` argument (an int index into `lambdas`, or a float between two level
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
-from torch import Tensor, nn
-
 from compressai.entropy_models import EntropyBottleneck, GaussianConditional
 from compressai.layers import GDN
 from compressai.models.base import CompressionModel
 from compressai.ops import quantize_ste
+from torch import Tensor, nn
 
 WEIGHTS_FORMAT = "icm-bench/learned-baseline/1"
 DEFAULT_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483, 0.0932)
@@ -213,7 +213,7 @@ class GainedMeanScaleHyperprior(CompressionModel):
     def levels(self) -> int:
         return len(self.lambdas)
 
-    def gains(self, level: Tensor | float | int) -> tuple[Tensor, Tensor]:
+    def gains(self, level: Tensor | float) -> tuple[Tensor, Tensor]:
         """(gain, inverse gain), B x M x 1 x 1 (or 1 x M x 1 x 1 for a scalar level).
 
         A fractional level interpolates the log-gains of its two neighbours linearly.
@@ -253,7 +253,7 @@ class GainedMeanScaleHyperprior(CompressionModel):
             return torch.exp(SCALE_MULT * scales), MEAN_MULT * means
         return scales, means
 
-    def forward(self, x: Tensor, level: Tensor | float | int) -> dict[str, Any]:
+    def forward(self, x: Tensor, level: Tensor | float) -> dict[str, Any]:
         """Training pass: reconstruction and likelihoods at per-sample `level` (B,)."""
         y = self.g_a(x)
         z = self.h_a(y)
@@ -266,7 +266,7 @@ class GainedMeanScaleHyperprior(CompressionModel):
         x_hat = self.g_s(y_hat)
         return {"x_hat": x_hat, "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
 
-    def compress(self, x: Tensor, level: float | int = 0) -> dict[str, Any]:
+    def compress(self, x: Tensor, level: float = 0) -> dict[str, Any]:
         """Entropy-coded strings of y and z, and z's spatial shape."""
         y = self.g_a(x)
         z = self.h_a(y)
@@ -278,7 +278,7 @@ class GainedMeanScaleHyperprior(CompressionModel):
         y_strings = self.gaussian_conditional.compress(y * g, indexes, means=means * g)
         return {"strings": [y_strings, z_strings], "shape": z.size()[-2:]}
 
-    def decompress(self, strings: list, shape: Sequence[int], level: float | int = 0
+    def decompress(self, strings: list, shape: Sequence[int], level: float = 0
                    ) -> dict[str, Tensor]:
         """The reconstruction (1 x 3 x H x W in [0, 1]) from `compress`'s strings."""
         if not isinstance(strings, (list, tuple)) or len(strings) != 2:

@@ -7,7 +7,13 @@ import random
 import pytest
 
 from bench.codecs.learned_io import (
-    FORMAT_BYTE, header_size, pack_streams, unpack_streams, unzigzag, write_varint, zigzag,
+    FORMAT_BYTE,
+    header_size,
+    pack_streams,
+    unpack_streams,
+    unzigzag,
+    write_varint,
+    zigzag,
 )
 from bench.errors import CodecError
 

@@ -6,7 +6,9 @@ import pytest
 import torch
 
 from bench.models.learned_baseline import (
-    DEFAULT_LAMBDAS, WEIGHTS_FORMAT, GainedMeanScaleHyperprior,
+    DEFAULT_LAMBDAS,
+    WEIGHTS_FORMAT,
+    GainedMeanScaleHyperprior,
 )
 
 torch.set_num_threads(1)
@@ -72,7 +74,7 @@ def test_decoder_matches_the_encoders_quantised_latent(model):
         y = model.g_a(x)
         z_hat = model.entropy_bottleneck.decompress(
             model.entropy_bottleneck.compress(model.h_a(y)), (1, 1))
-        scales, means = model._params(z_hat)
+        _, means = model._params(z_hat)
         g, ig = model.gains(2)
         expect = model.g_s(((y * g - means * g).round() + means * g) * ig).clamp(0, 1)
         enc = model.compress(x, 2)

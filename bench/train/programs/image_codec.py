@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bench.errors import SpecError
 from bench.train.program import TrainProgram
@@ -38,7 +38,7 @@ class ImageCodecKwargs(BaseModel):
     distortion: Literal["mse", "mse-yuv", "ms-ssim"] = "mse"
     data: DataSpec = Field(default_factory=DataSpec)
     eval: EvalSpec = Field(default_factory=EvalSpec)
-    init: Optional[str] = Field(None, description="weights to start from (fine-tuning)")
+    init: str | None = Field(None, description="weights to start from (fine-tuning)")
     zoo_names: bool = Field(False, description="CompressAI models: name the exported files as "
                                                "the zoo does (<model>-<q>-<sha256[:8]>.pth.tar)")
 
@@ -78,7 +78,7 @@ class ImageCodecProgram(TrainProgram):
         super().__init__(recipe, device, **kwargs)
         try:
             self.cfg = ImageCodecKwargs(**kwargs)
-        except Exception as exc:  # pydantic ValidationError -> a user error
+        except ValidationError as exc:  # a user error
             raise SpecError(f"image-codec program kwargs: {exc}") from None
         self.variable = self.cfg.model.type == "learned-baseline"
 

@@ -10,7 +10,7 @@ would. Crops and flips come from torch's RNG, which the trainer saves and restor
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -24,7 +24,7 @@ class DataSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     type: Literal["synthetic-coco", "images"] = "synthetic-coco"
-    root: Optional[str] = Field(None, description="image folder (type: images)")
+    root: str | None = Field(None, description="image folder (type: images)")
     crop: int = Field(128, ge=64, multiple_of=64)
     batch: int = Field(8, ge=1)
     pool: int = Field(256, ge=1, description="images held in memory")
@@ -39,7 +39,7 @@ class EvalSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     type: Literal["synthetic-coco", "images"] = "synthetic-coco"
-    root: Optional[str] = None
+    root: str | None = None
     n_images: int = Field(4, ge=1)
     first: int = Field(100, ge=0, description="index of the first synthetic val image "
                                               "(the demo uses 0..23)")
