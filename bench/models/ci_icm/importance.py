@@ -19,8 +19,8 @@ class ChannelImportance(nn.Module):
     never the analysis transform. With the gradient let through, the encoder raised the
     mean of the channels the target called salient; a larger channel mean makes that
     channel's Taylor saliency |sum y * dD/dy| larger still, so the loop fed itself and
-    training diverged: the latent grew until the y likelihood underflowed and the
-    rate term was inf at step 366 (ci-icm, first run; bench/models/ci_icm.md).
+    training diverged: the latent grew until the rate of y was inf and its
+    backward NaN at step 366 (ci-icm, first run; bench/models/ci_icm.md).
     """
 
     def __init__(self, channels: int, reduction: int = 4):
