@@ -20,6 +20,7 @@ def demo(tmp_path_factory):
         f"dataset.params.root={tmp / 'data'}", "dataset.params.n_images=4",
         "codecs.vvenc.points=[22,32,42,47]", "codecs.x265.points=[22,32,42,47]",
         "codecs.jpeg.points=[10,50,90]", "codecs.feature-vvenc.points=[35,45]",
+        "codecs.learned-baseline.points=[0.0025,0.013,0.068]",
         "execute.executor=serial", "bd.bootstrap.resamples=40", "bd.bootstrap.bands=true",
         "report.formats=[html,md,csv,pdf,tex]",
     ])
@@ -32,9 +33,13 @@ def test_bd_rows_on_map_have_intervals_and_fit_marks(demo):
     assert {r["anchor"] for r in rows} == {"vvenc"}  # the spec's anchor, nothing else
     ap = [r for r in rows if r["metric"] == "bbox/AP" and r["BD-rate (%)"]]
     assert ap, rows
-    for r in ap:
+    # an interval is left out where under 80 % of the resamples overlap (docs/metrics.md)
+    with_ci = [r for r in ap if r["BD-rate (%) CI low"]]
+    assert with_ci, ap
+    for r in with_ci:
         lo, hi = float(r["BD-rate (%) CI low"]), float(r["BD-rate (%) CI high"])
         assert lo <= float(r["BD-rate (%)"]) <= hi
+    for r in ap:
         assert r["fit"] in ("-", "test", "anchor", "both")
         assert float(r["over quality low"]) < float(r["over quality high"]) <= 100.0  # in %
     md = (demo.report_dir / "summary.md").read_text()
