@@ -2,6 +2,7 @@
 anchor definitions (`include:`), dataset manifests (`manifest:`) and recipes: they ship
 as package data. Runs from a folder outside the checkout."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -15,8 +16,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def sh(*args, cwd, timeout=300):
+    # without PYTHONPATH: the installed wheel must be found, never a checkout on the path
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     return subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +66,11 @@ def test_wheel_ships_presets_anchors_manifests_recipes(installed):
     assert files.returncode == 0, files.stderr
     anchor, manifest, recipe = files.stdout.split()
     assert str(env_dir) in anchor and str(env_dir) in manifest and recipe == "True"
+    # the committed weights the presets use, sub-folders included (learned-images)
+    weights = sh(py, "-c", "import pathlib, bench.models as m; w = pathlib.Path(m.__file__)"
+                           ".parent / 'weights'; print(sorted(p.name for p in w.rglob('*.p*')))",
+                 cwd=work)
+    assert "learned-baseline.pt" in weights.stdout and ".pth.tar" in weights.stdout, weights
 
 
 def test_tiny_run_with_an_anchor_include_from_the_wheel(installed):
