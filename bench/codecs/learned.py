@@ -38,6 +38,17 @@ LAYOUT_FLAT, LAYOUT_TREE = 0, 1  # header layouts (first header integer)
 _FLOAT_FLAG = 1 << 40  # point codes at or above this carry a float32's bits
 
 
+
+RECIPES_DIR = Path(__file__).resolve().parent.parent / "train" / "recipes"
+
+
+def train_hint(path: Path) -> str:
+    """'; train it with ...' when a built-in recipe makes this weights file, else ''."""
+    if (RECIPES_DIR / f"{path.stem}.yaml").is_file():
+        return (f"; train it with `icm-bench train {path.stem}` "
+                "(or give the path of a local checkpoint)")
+    return ""
+
 class LearnedCodecConfig(CodecConfig):
     """Options shared by learned codecs.
 
@@ -226,7 +237,8 @@ class LearnedCodec(Codec):
     def check(self) -> None:
         for path in self._all_checkpoints():
             if not path.is_file():
-                raise CodecError(f"codec {self.name!r}: checkpoint {str(path)!r} does not exist")
+                raise CodecError(f"codec {self.name!r}: checkpoint {str(path)!r} does not exist"
+                                 + train_hint(path))
 
     def check_point(self, point: RatePoint) -> None:
         if point.kind != self.point_kind:
@@ -238,7 +250,7 @@ class LearnedCodec(Codec):
             raise SpecError(str(exc)) from None
         if path is not None and not path.is_file():
             raise SpecError(f"codec {self.name!r}: the checkpoint of point {point.label}, "
-                            f"{str(path)!r}, does not exist")
+                            f"{str(path)!r}, does not exist" + train_hint(path))
 
     # ------------------------------------------------------------------ helpers
 

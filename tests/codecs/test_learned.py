@@ -196,3 +196,10 @@ def test_nested_outputs_and_targets():
     assert codec.last_timing["decode_entropy_s"] is None  # no entropy model to time
     with pytest.raises(CodecError, match="no layer 'enhancement'"):
         codec.decode(bs, layers=["enhancement"])
+
+
+def test_a_missing_weights_file_a_recipe_makes_names_the_train_command(tmp_path):
+    from bench.codecs.learned import train_hint
+
+    assert "icm-bench train ci-icm-ablation-fcgs" in train_hint(tmp_path / "ci-icm-ablation-fcgs.pt")
+    assert train_hint(tmp_path / "my-own.pt") == ""
