@@ -14,12 +14,9 @@ from types import SimpleNamespace
 from typing import Any, ClassVar, Literal, Optional, Sequence, Union
 
 import numpy as np
-
 from pydantic import Field, field_validator
 
 from bench.codecs.base import CodecConfig, ExternalCodec
-from bench.codecs.ffmpeg_base import output_buffer_error
-from bench.codecs.ffmpeg_bin import ffmpeg_exe, ffmpeg_version, has_encoder
 from bench.codecs.feature_packing import (
     FILL,
     decode_header,
@@ -27,6 +24,8 @@ from bench.codecs.feature_packing import (
     pack_features,
     unpack_features,
 )
+from bench.codecs.ffmpeg_base import output_buffer_error
+from bench.codecs.ffmpeg_bin import ffmpeg_exe, ffmpeg_version, has_encoder
 from bench.codecs.vtm import (
     VtmTools,
     check_qp,
@@ -39,7 +38,6 @@ from bench.codecs.vtm import (
 )
 from bench.errors import CodecError
 from bench.types import Bitstream, RatePoint
-
 
 
 def vvenc_frame_encode_args(

@@ -7,14 +7,13 @@ import shutil
 
 import numpy as np
 import pytest
+from faultkit import one_line_error, run_cli, tiny_spec, write_spec
 
 from bench.errors import BenchError, CodecError, SpecError
 from bench.execute.plan import make_plan
 from bench.registry import CODECS
 from bench.spec import validate_spec
 from bench.types import RatePoint
-
-from faultkit import one_line_error, run_cli, tiny_spec, write_spec
 
 # the examples, per codec: (values that must be refused)
 BAD_POINTS = {
@@ -100,8 +99,9 @@ def test_executable_of_the_wrong_format_names_its_path(tmp_path):
 
 @pytest.mark.skipif(shutil.which("sh") is None, reason="needs sh")
 def test_os_error_line_names_path_and_hint():
-    from bench.cli import os_error_line
     import errno
+
+    from bench.cli import os_error_line
 
     for err_no, words in [(errno.ENOSPC, "disk is full"), (errno.EROFS, "read-only"),
                           (errno.EACCES, "permission"), (errno.ENOEXEC, "executable")]:
