@@ -131,16 +131,20 @@ def run_tool(
     timeout: float,
     what: str,
     cwd: str | Path | None = None,
+    merge_stderr: bool = False,
 ) -> subprocess.CompletedProcess:
     """Run an argument list (never a shell string) in its own process group.
 
     CodecError on a non-zero exit or a timeout; on a timeout the whole group is
-    killed, so a wrapper script's children do not outlive it.
+    killed, so a wrapper script's children do not outlive it. With `merge_stderr`
+    both streams form one log in `stdout` (tools such as VTM log to stdout), which the
+    error then carries.
     """
     argv = [str(a) for a in args]
+    err_pipe = subprocess.STDOUT if merge_stderr else subprocess.PIPE
     try:
         proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True)
+                                stderr=err_pipe, start_new_session=True)
     except FileNotFoundError as exc:
         raise CodecError(f"{what}: executable not found: {args[0]}", command=argv) from exc
     except OSError as exc:
@@ -150,15 +154,17 @@ def run_tool(
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_group(proc)
-        _, err = proc.communicate()
+        out, err = proc.communicate()
+        log = out if merge_stderr else err
         raise CodecError(f"{what}: timed out after {timeout:g} s", command=argv,
-                         stderr=(err or b"").decode(errors="replace")) from None
+                         stderr=(log or b"").decode(errors="replace")) from None
     except BaseException:
         _kill_group(proc)
         raise
     if proc.returncode != 0:
+        log = out if merge_stderr else err
         raise CodecError(f"{what}: exited with code {proc.returncode}", command=argv,
-                         stderr=err.decode(errors="replace"))
+                         stderr=(log or b"").decode(errors="replace"))
     return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 

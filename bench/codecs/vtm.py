@@ -22,8 +22,7 @@ from pydantic import Field
 
 import numpy as np
 
-from bench.codecs.base import CodecConfig, ExternalCodec
-from bench.codecs.base import _kill_group as kill_group
+from bench.codecs.base import CodecConfig, ExternalCodec, run_tool
 from bench.codecs.ffmpeg_bin import ffmpeg_exe
 from bench.codecs.yuv import (
     read_yuv420,
@@ -187,29 +186,8 @@ def run_logged(args: list[str], timeout: float, what: str) -> str:
 
     VTM writes most of its messages to stdout, so both streams form the log.
     """
-    argv = [str(a) for a in args]
-    try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    except FileNotFoundError as exc:
-        raise CodecError(f"{what}: executable not found: {args[0]}", command=argv) from exc
-    except OSError as exc:
-        raise CodecError(f"{what}: cannot run {args[0]}: {exc.strerror or exc} (is it an "
-                         "executable for this machine?)", command=argv) from exc
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        kill_group(proc)
-        out, _ = proc.communicate()
-        raise CodecError(f"{what}: timed out after {timeout:g} s", command=argv,
-                         stderr=(out or b"").decode(errors="replace")) from None
-    except BaseException:
-        kill_group(proc)
-        raise
-    log = (out or b"").decode(errors="replace")
-    if proc.returncode != 0:
-        raise CodecError(f"{what}: exited with code {proc.returncode}", command=argv, stderr=log)
-    return log
+    proc = run_tool(args, timeout, what, merge_stderr=True)
+    return (proc.stdout or b"").decode(errors="replace")
 
 
 def read_bitstream(path: Path, args: list[str], log: str) -> bytes:
