@@ -13,14 +13,19 @@ IoU thresholds. Tests require equality with the definition.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
 from typing import Any, Sequence
 
 import numpy as np
 
-from bench.metrics.coco import COCO_STATS, coco_evaluate, load_coco_gt, prepare_results
+from bench.metrics.coco import (
+    COCO_STATS,
+    _empty_results,
+    _quiet,
+    coco_evaluate,
+    load_coco_gt,
+    prepare_results,
+)
 
 
 def resampled_ground_truth(gt: dict, image_ids: Sequence[int]) -> tuple[dict, dict[int, list[int]]]:
@@ -193,16 +198,7 @@ class _Records:
 
 
 def _empty(coco_gt: Any) -> Any:
+    """A detection set with no detections over the ground truth's images and categories."""
     from pycocotools.coco import COCO
 
-    dt = COCO()
-    dt.dataset = {"images": list(coco_gt.dataset["images"]),
-                  "categories": list(coco_gt.dataset["categories"]), "annotations": []}
-    dt.createIndex()
-    return dt
-
-
-@contextlib.contextmanager
-def _quiet():
-    with contextlib.redirect_stdout(io.StringIO()):
-        yield
+    return _empty_results(COCO, coco_gt.dataset)
