@@ -26,9 +26,17 @@ def test_demo_preset_runs_end_to_end(tmp_path):
     assert by[("vvenc", 27)].bpp > by[("vvenc", 42)].bpp
     assert by[("feature-vvenc", 35)].bpp > by[("feature-vvenc", 45)].bpp
     assert by[("learned-baseline", 0.068)].bpp > by[("learned-baseline", 0.0025)].bpp
+    assert (by[("learned-baseline", 0.068)].metrics["psnr_y"]
+            > by[("learned-baseline", 0.0025)].metrics["psnr_y"])
     assert by[("identity", 0)].bpp == 24.0
     summary = (out.report_dir / "summary.md").read_text()
     assert "bbox/AP" in summary and "segm/AP" in summary and "feature-vvenc" in summary
+    # the learned codec's timing, transform and entropy coding apart
+    timing = summary[summary.index("Timing"):]
+    row = next(line for line in timing.splitlines() if line.startswith("| learned-baseline "))
+    assert "encode transform median (s)" in timing and "decode entropy median (s)" in timing
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert all(c not in ("", "-") for c in cells[2:8]), row  # encode/decode stats present
     mpeg = (out.report_dir / "mpeg" / "vvenc.csv").read_text().splitlines()
     assert mpeg[0].startswith("dataset,QP,bpp,bbox/AP (%),bbox/AP50 (%),segm/AP (%)")
     first = mpeg[1].split(",")
