@@ -36,9 +36,6 @@ from bench.types import Bitstream, RatePoint
 
 LAYOUT_FLAT, LAYOUT_TREE = 0, 1  # header layouts (first header integer)
 _FLOAT_FLAG = 1 << 40  # point codes at or above this carry a float32's bits
-
-
-
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "train" / "recipes"
 
 
@@ -48,6 +45,7 @@ def train_hint(path: Path) -> str:
         return (f"; train it with `icm-bench train {path.stem}` "
                 "(or give the path of a local checkpoint)")
     return ""
+
 
 class LearnedCodecConfig(CodecConfig):
     """Options shared by learned codecs.

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from bench.codecs.base import CodecConfig
-from bench.codecs.learned import LearnedCodec, LearnedCodecConfig, resolve_path
+from bench.codecs.learned import LearnedCodec, LearnedCodecConfig, resolve_path, train_hint
 from bench.errors import CodecError, SpecError
 from bench.types import RatePoint
 
@@ -64,8 +64,8 @@ class LearnedBaselineCodec(LearnedCodec):
     def check(self) -> None:
         path = self.weights_path()
         if not path.is_file():
-            raise CodecError(f"codec {self.name!r}: weights {str(path)!r} do not exist (train "
-                             "them with `icm-bench train learned-baseline`)")
+            raise CodecError(f"codec {self.name!r}: weights {str(path)!r} do not exist"
+                             + train_hint(path))
 
     def check_point(self, point: RatePoint) -> None:
         """Kind, weights file, and the lambda inside the trained range (no model is built)."""
