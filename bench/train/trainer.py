@@ -18,6 +18,7 @@ from bench.errors import SpecError
 from bench.train.recipe import OptimSpec, Recipe
 
 STATE_FORMAT = "icm-bench/train-state/1"
+MAX_SKIPS = 20  # non-finite losses in a row before training stops with an error
 
 
 def lr_factor(spec: OptimSpec, step: int, total: int) -> float:
@@ -83,6 +84,7 @@ class Trainer:
         self.device = device or recipe.device
         self.log = log
         self.state_path = recipe.work_path() / "state.pt"
+        self.skips_in_row = 0
 
     # ---------------------------------------------------------------- set-up
 
@@ -150,6 +152,9 @@ class Trainer:
 
         self.program.train(True)
         loss, logs = self.program.loss(self.step)
+        if not bool(torch.isfinite(loss.detach())):
+            return self._skip(logs)
+        self.skips_in_row = 0
         self.optim.zero_grad(set_to_none=True)
         loss.backward()
         clip = self.recipe.optim.clip
@@ -165,6 +170,18 @@ class Trainer:
                 logs = {**logs, "aux": float(aux.detach())}
         self.sched.step()
         return {"loss": float(loss.detach()), **{k: float(v) for k, v in logs.items()}}
+
+    def _skip(self, logs: dict[str, float]) -> dict[str, float]:
+        """A step whose loss is not finite updates nothing (the schedule moves on); after
+        MAX_SKIPS of them in a row training stops with an error naming the loss terms."""
+        self.skips_in_row += 1
+        if self.skips_in_row >= MAX_SKIPS:
+            raise FloatingPointError(
+                f"{self.recipe.name}: loss not finite for {MAX_SKIPS} steps in a row (step "
+                f"{self.step}): " + ", ".join(f"{k}={float(v):.4g}" for k, v in logs.items()))
+        self.sched.step()
+        finite = {k: (float(v) if math.isfinite(float(v)) else 0.0) for k, v in logs.items()}
+        return {"loss": 0.0, **finite, "skipped": 1.0}
 
     def _progress(self, sums: dict[str, float], n: int, t0: float, steps0: int) -> str:
         done = self.step - steps0

@@ -89,21 +89,3 @@ def test_shipped_recipes_validate(path):
     kwargs = CiIcmKwargs(**r.program.kwargs)
     assert r.program.type == "ci-icm" and r.out.startswith("bench/models/weights/ci-icm")
     assert kwargs.lambdas == sorted(kwargs.lambdas)
-
-
-def test_a_non_finite_loss_is_skipped_then_stops_the_run(tmp_path):
-    from bench.train.programs import ci_icm as program_module
-
-    trainer = Trainer(recipe(tmp_path, steps=1), log=lambda s: None)
-    trainer.total = 1
-    trainer._setup()
-    program = trainer.program
-    loss, logs = program._finite(torch.tensor(float("nan")), {"bpp": float("nan")}, step=0)
-    assert float(loss) == 0.0 and logs == {"bpp": 0.0, "skipped": 1.0}
-    loss.backward()
-    assert all(p.grad is None or float(p.grad.abs().sum()) == 0.0 for p in program.parameters())
-    ok, logs = program._finite(torch.tensor(1.5), {}, step=1)
-    assert float(ok) == 1.5 and logs == {"skipped": 0.0} and program.skips_in_row == 0
-    with pytest.raises(FloatingPointError, match="not finite"):
-        for step in range(program_module.MAX_SKIPS):
-            program._finite(torch.tensor(float("inf")), {}, step=step)

@@ -138,3 +138,24 @@ def test_interrupt_saves_the_state(tmp_path, monkeypatch):
     monkeypatch.setattr(LineFit, "loss", real)
     summary = Trainer(recipe, log=lambda s: None).run(resume=True)
     assert summary["steps"] == 200
+
+
+def test_a_non_finite_loss_is_skipped_then_stops_the_run(tmp_path):
+    from bench.train import trainer as trainer_module
+    from bench.train.recipe import load_recipe as load
+
+    trainer = Trainer(load(str(recipe_file(tmp_path, steps=1))), log=lambda s: None)
+    trainer.total = 1
+    trainer._setup()
+    net = trainer.program.net
+    before = [p.detach().clone() for p in net.parameters()]
+    nan = (torch.tensor(float("nan")), {"mse": float("nan")})
+    trainer.program.loss = lambda step: nan
+    assert trainer._one_step() == {"loss": 0.0, "mse": 0.0, "skipped": 1.0}
+    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))  # no update
+    del trainer.program.loss  # the real loss again: a finite step resets the count
+    assert "skipped" not in trainer._one_step() and trainer.skips_in_row == 0
+    trainer.program.loss = lambda step: nan
+    with pytest.raises(FloatingPointError, match="not finite"):
+        for _ in range(trainer_module.MAX_SKIPS):
+            trainer._one_step()

@@ -23,8 +23,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from bench.errors import SpecError
 from bench.train.program import TrainProgram
 
-MAX_SKIPS = 20  # non-finite losses in a row before training stops with an error
-
 
 class CiIcmKwargs(BaseModel):
     """The program's kwargs (validated; unknown keys rejected)."""
@@ -57,7 +55,6 @@ class CiIcmProgram(TrainProgram):
     def __init__(self, recipe: Any, device: str = "cpu", **kwargs: Any):
         super().__init__(recipe, device, **kwargs)
         self.opts = CiIcmKwargs(**kwargs)
-        self.skips_in_row = 0
         self.skipped_targets = 0
 
     # ---------------------------------------------------------------- set-up
@@ -150,25 +147,11 @@ class CiIcmProgram(TrainProgram):
             y_hat = out["y_hat"]
             y_hat.register_hook(lambda g, y=y_hat: self._update_target(y, g))
             logs["ymean"] = out["y_hat"].detach().mean(dim=(2, 3)).abs().max().item()
-        return self._finite(loss, logs, step)
+        return loss, logs
 
     def _update_target(self, y_hat: Any, grad: Any) -> None:
         if not self.target.update(y_hat, grad):
             self.skipped_targets += 1
-
-    def _finite(self, loss: Any, logs: dict[str, float], step: int) -> tuple[Any, dict[str, float]]:
-        """`loss`, or a zero loss (no update) if it is not finite; stop after MAX_SKIPS in a row."""
-        if bool(torch.isfinite(loss)):
-            self.skips_in_row = 0
-            return loss, {**logs, "skipped": 0.0}
-        self.skips_in_row += 1
-        if self.skips_in_row >= MAX_SKIPS:
-            raise FloatingPointError(
-                f"ci-icm: loss not finite for {MAX_SKIPS} steps in a row (step {step}): "
-                + ", ".join(f"{k}={v:.4g}" for k, v in logs.items()))
-        zero = sum(p.sum() for p in self.parameters()) * 0.0
-        return zero, {k: (0.0 if not np.isfinite(v) else v) for k, v in logs.items()} | {
-            "skipped": 1.0}
 
     def _distortion(self, x_hat: Any, x: Any, targets: list[dict], task: str
                     ) -> tuple[Any, dict[str, float]]:
