@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-
-from bench.codecs.mvsfc import resolve_weights
 from bench.execute.runner import run_spec
 from bench.spec import load_spec
 
-NEEDED = [resolve_weights(n) for n in (
-    "mvsfc.pt", "mvsfc-stage1.pt", "mvsfc-ablation.pt", "learned-baseline.pt")]
 AP3D = "Car/3d/moderate/R40"
 
 
-@pytest.mark.skipif(not all(p.is_file() for p in NEEDED),
-                    reason="the preset needs the committed MVSFC and learned-baseline weights")
 def test_mvsfc_preset_runs_end_to_end(tmp_path):
     spec = load_spec("mvsfc", [
         f"dataset.params.root={tmp_path / 'data'}", "dataset.params.n_frames=1",

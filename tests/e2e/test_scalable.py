@@ -11,13 +11,10 @@ import pytest
 import yaml
 
 from bench.execute.runner import run_spec
-from bench.models.sa_icm.weights import default_path
 from bench.spec import PRESETS_DIR, load_spec
 
 TWO_POINTS = ["mse-baseline", "simulcast", "sa-icm"]
 ABLATION = ["sa-icm-m1", "sa-icm-m5"]
-NEEDED = [default_path("base"), default_path("mse"), default_path("enhancement", 4)] + [
-    default_path("enhancement", m, variant="short") for m in (1, 5)]
 
 
 def _shrunk_spec(tmp_path):
@@ -35,8 +32,6 @@ def _shrunk_spec(tmp_path):
     return load_spec(str(path), [])
 
 
-@pytest.mark.skipif(not all(p.is_file() for p in NEEDED),
-                    reason="SA-ICM weights are not committed yet (bench/models/sa_icm.md)")
 def test_scalable_preset_runs_end_to_end(tmp_path):
     out = run_spec(_shrunk_spec(tmp_path), tmp_path / "results", tmp_path / "reports",
                    progress=False)

@@ -15,8 +15,6 @@ from bench.models.mvsfc.training import split_views
 torch.set_num_threads(1)
 JOINT, ABLATION = resolve_weights("mvsfc-stage1.pt"), resolve_weights("mvsfc-ablation.pt")
 STAGE2 = resolve_weights("mvsfc.pt")
-pytestmark = pytest.mark.skipif(not all(p.is_file() for p in (JOINT, ABLATION, STAGE2)),
-                                reason="trained MVSFC weights are not committed yet")
 
 
 @pytest.fixture(scope="module")
