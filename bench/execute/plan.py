@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.errors import SpecError
+from bench.errors import CodecError, SpecError
 from bench.execute.job import Job, job_key
 from bench.registry import CODECS, DATASETS, TASKS, did_you_mean
 from bench.results.records import CodecDesc, TaskDesc
@@ -102,11 +102,24 @@ def _feature_task(c: CodecSpec, codec: Any, tasks: list[TaskDesc], objs: dict[st
     return candidates[0]
 
 
+def _entry_named(message: str, c: CodecSpec) -> str:
+    """`message` with the codec's type replaced by the spec entry's name (and type)."""
+    if c.name == c.type:
+        return message
+    named = f"codec {c.name!r} (type {c.type})"
+    prefix = f"codec {c.type!r}"
+    return message.replace(prefix, named, 1) if prefix in message else f"{named}: {message}"
+
+
 def _codec_desc(c: CodecSpec, tasks: list[TaskDesc], objs: dict[str, Any],
                 timeout_s: float) -> CodecDesc:
     build_params = _build_params(c, timeout_s)
     codec = CODECS.build(c.type, build_params)
-    codec.check()
+    try:
+        codec.check()
+    except CodecError as exc:  # the codec knows its type; the user wrote the entry's name
+        exc.args = (_entry_named(str(exc), c),) + exc.args[1:]
+        raise
     if not c.points:
         raise SpecError(f"codecs.{c.name}.points: give at least one rate point")
     versions = {}
