@@ -28,6 +28,11 @@ also reports what the harness alone accounts for, from load-robust quantities:
 - cpu_ratio = CPU seconds of the serial sweep / of the pooled sweep (all processes:
   driver, workers, codec binaries): the pool's extra work (starting workers, caches
   filled once per worker), but also CPU time stretched by contention, so only a hint.
+- ceiling (process, `--ceiling`): the same jobs split round-robin over `workers` plain
+  forked processes with empty caches, no driver loop, pool or store, each running its
+  share serially; ceiling = ideal / their wall time. It is the efficiency of this
+  machine for these jobs with no harness at all (what two codec jobs on two cores cost
+  each other), and harness_share = efficiency / ceiling what the harness keeps of it.
 """
 
 from __future__ import annotations
@@ -100,9 +105,15 @@ def pooled(plan, executor: str, workers: int, tmp: Path, tag: str) -> tuple[floa
 
 
 def serial_sum(plan) -> tuple[float, float]:
-    """Sum of the jobs' wall seconds, each run alone in this process; and the CPU seconds."""
-    from bench.execute.worker import run_job
+    """Sum of the jobs' wall seconds, each run alone in this process; and the CPU seconds.
 
+    The per-process caches start empty, as in a fresh one-worker sweep (each pooled
+    worker fills its own)."""
+    from bench.codecs.yuv import CONVERSION_CACHE
+    from bench.execute.worker import SAMPLES, run_job
+
+    CONVERSION_CACHE.clear()
+    SAMPLES.clear()
     total, c0 = 0.0, cpu_now()
     for job in plan.jobs:
         t0 = time.perf_counter()
@@ -111,6 +122,34 @@ def serial_sum(plan) -> tuple[float, float]:
         if res.status != "ok":
             sys.exit(f"a job failed: {res.error}")
     return total, cpu_now() - c0
+
+
+def _run_share(jobs: list) -> None:
+    from bench.codecs.yuv import CONVERSION_CACHE
+    from bench.execute.worker import SAMPLES, run_job
+
+    CONVERSION_CACHE.clear()
+    SAMPLES.clear()
+    for job in jobs:
+        if run_job(job).status != "ok":
+            sys.exit(1)
+
+
+def ceiling_wall(plan, workers: int) -> float:
+    """Wall time of the jobs split round-robin over `workers` forked plain processes."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    shares = [plan.jobs[i::workers] for i in range(workers)]
+    t0 = time.perf_counter()
+    procs = [ctx.Process(target=_run_share, args=(share,)) for share in shares]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    if any(p.exitcode for p in procs):
+        sys.exit("a job failed in the ceiling run")
+    return time.perf_counter() - t0
 
 
 def main() -> None:
@@ -122,6 +161,8 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=16)
     ap.add_argument("--shard-size", type=int, default=4)
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--ceiling", action="store_true",
+                    help="also time the jobs in plain forked processes (no harness)")
     args = ap.parse_args()
     preset = args.preset or PRESETS.get(args.codec)
     from bench.execute.plan import make_plan
@@ -141,10 +182,16 @@ def main() -> None:
                 wall, util = pooled(plan, "process", args.workers, tmp, f"p{r}")
                 ideal = single / args.workers
                 cpu_ratio = single_cpu / util["cpu_s"]
-                rows.append({"sum_single_s": round(single, 2), "ideal_s": round(ideal, 2),
-                             "wall_s": round(wall, 2), "efficiency": round(ideal / wall, 3),
-                             "serial_cpu_s": round(single_cpu, 2), **util,
-                             "cpu_ratio": round(cpu_ratio, 3)})
+                row = {"sum_single_s": round(single, 2), "ideal_s": round(ideal, 2),
+                       "wall_s": round(wall, 2), "efficiency": round(ideal / wall, 3),
+                       "serial_cpu_s": round(single_cpu, 2), **util,
+                       "cpu_ratio": round(cpu_ratio, 3)}
+                if args.ceiling:
+                    bare = ceiling_wall(plan, args.workers)
+                    row.update({"ceiling_wall_s": round(bare, 2),
+                                "ceiling": round(ideal / bare, 3),
+                                "harness_share": round(bare / wall, 3)})
+                rows.append(row)
             else:
                 one, util1 = pooled(plan, "dask", 1, tmp, f"d1-{r}")
                 many, util = pooled(plan, "dask", args.workers, tmp, f"dn-{r}")
