@@ -28,23 +28,31 @@ also reports what the harness alone accounts for, from load-robust quantities:
 - cpu_ratio = CPU seconds of the serial sweep / of the pooled sweep (all processes:
   driver, workers, codec binaries): the pool's extra work (starting workers, caches
   filled once per worker), but also CPU time stretched by contention, so only a hint.
-- ceiling (process, `--ceiling`): the same jobs split round-robin over `workers` plain
-  forked processes with empty caches, no driver loop, pool or store, each running its
-  share serially; ceiling = ideal / their wall time. It is the efficiency of this
+- ceiling (process, `--ceiling`): the same jobs split over `workers` plain forked
+  processes with empty caches, no driver loop, pool or store, each running its share
+  serially; the split is the best static one (longest job first, to the least loaded
+  process, by the serial pass's job times); ceiling = ideal / their wall time. It is the efficiency of this
   machine for these jobs with no harness at all (what two codec jobs on two cores cost
   each other), and harness_share = efficiency / ceiling what the harness keeps of it.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import resource
-import sqlite3
-import sys
-import tempfile
-import time
-from pathlib import Path
+import os
+
+# Each job runs on one thread, in the pool (its workers set this before importing numpy) and
+# here: the serial pass and the forked ceiling processes would otherwise run BLAS on every core.
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
+import sqlite3  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -104,8 +112,8 @@ def pooled(plan, executor: str, workers: int, tmp: Path, tag: str) -> tuple[floa
     return wall, {**utilisation(run_dir, t0, t1, workers), "cpu_s": round(cpu, 2)}
 
 
-def serial_sum(plan) -> tuple[float, float]:
-    """Sum of the jobs' wall seconds, each run alone in this process; and the CPU seconds.
+def serial_sum(plan) -> tuple[list[float], float]:
+    """The jobs' wall seconds, each run alone in this process; and the CPU seconds.
 
     The per-process caches start empty, as in a fresh one-worker sweep (each pooled
     worker fills its own)."""
@@ -114,14 +122,14 @@ def serial_sum(plan) -> tuple[float, float]:
 
     CONVERSION_CACHE.clear()
     SAMPLES.clear()
-    total, c0 = 0.0, cpu_now()
+    times, c0 = [], cpu_now()
     for job in plan.jobs:
         t0 = time.perf_counter()
         res = run_job(job)
-        total += time.perf_counter() - t0
+        times.append(time.perf_counter() - t0)
         if res.status != "ok":
             sys.exit(f"a job failed: {res.error}")
-    return total, cpu_now() - c0
+    return times, cpu_now() - c0
 
 
 def _run_share(jobs: list) -> None:
@@ -135,12 +143,23 @@ def _run_share(jobs: list) -> None:
             sys.exit(1)
 
 
-def ceiling_wall(plan, workers: int) -> float:
-    """Wall time of the jobs split round-robin over `workers` forked plain processes."""
+def balanced_shares(jobs: list, seconds: list[float], workers: int) -> list[list]:
+    """Longest job first, each to the least loaded share (by its measured seconds)."""
+    shares: list[list] = [[] for _ in range(workers)]
+    load = [0.0] * workers
+    for s, job in sorted(zip(seconds, jobs), key=lambda p: -p[0]):
+        k = load.index(min(load))
+        shares[k].append(job)
+        load[k] += s
+    return shares
+
+
+def ceiling_wall(plan, workers: int, seconds: list[float]) -> float:
+    """Wall time of the jobs split (balanced by `seconds`) over `workers` forked processes."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("fork")
-    shares = [plan.jobs[i::workers] for i in range(workers)]
+    shares = balanced_shares(plan.jobs, seconds, workers)
     t0 = time.perf_counter()
     procs = [ctx.Process(target=_run_share, args=(share,)) for share in shares]
     for p in procs:
@@ -178,7 +197,8 @@ def main() -> None:
         run_job(plan.jobs[0])  # the synthetic set, imports and objects exist before timing
         for r in range(args.repeat):
             if args.executor == "process":
-                single, single_cpu = serial_sum(plan)
+                times, single_cpu = serial_sum(plan)
+                single = sum(times)
                 wall, util = pooled(plan, "process", args.workers, tmp, f"p{r}")
                 ideal = single / args.workers
                 cpu_ratio = single_cpu / util["cpu_s"]
@@ -187,7 +207,7 @@ def main() -> None:
                        "serial_cpu_s": round(single_cpu, 2), **util,
                        "cpu_ratio": round(cpu_ratio, 3)}
                 if args.ceiling:
-                    bare = ceiling_wall(plan, args.workers)
+                    bare = ceiling_wall(plan, args.workers, times)
                     row.update({"ceiling_wall_s": round(bare, 2),
                                 "ceiling": round(ideal / bare, 3),
                                 "harness_share": round(bare / wall, 3)})
