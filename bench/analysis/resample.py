@@ -20,11 +20,11 @@ import numpy as np
 
 from bench.metrics.coco import (
     COCO_STATS,
-    _empty_results,
-    _quiet,
     coco_evaluate,
+    empty_results,
     load_coco_gt,
     prepare_results,
+    quiet,
 )
 
 
@@ -74,7 +74,7 @@ class CocoResampler:
             ids, cats = set(coco_gt.getImgIds()), set(coco_gt.getCatIds())
             dets = results if iou_type == "bbox" else [d for d in results if "segmentation" in d]
             dets = prepare_results(dets, iou_type, ids, cats)
-            with _quiet():
+            with quiet():
                 coco_dt = coco_gt.loadRes(dets) if dets else _empty(coco_gt)
                 ev = COCOeval(coco_gt, coco_dt, iou_type)
                 ev.evaluate()
@@ -201,4 +201,4 @@ def _empty(coco_gt: Any) -> Any:
     """A detection set with no detections over the ground truth's images and categories."""
     from pycocotools.coco import COCO
 
-    return _empty_results(COCO, coco_gt.dataset)
+    return empty_results(COCO, coco_gt.dataset)

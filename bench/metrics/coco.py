@@ -104,7 +104,7 @@ def load_coco_gt(coco_gt: Any) -> Any:
             )
     gt = COCO()
     gt.dataset = dataset
-    with _quiet():
+    with quiet():
         gt.createIndex()
     return gt
 
@@ -174,8 +174,8 @@ def _run_pycocotools(gt: Any, dets: list[dict], iou_type: str) -> list[float]:
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
-    with _quiet():
-        dt = gt.loadRes(dets) if dets else _empty_results(COCO, gt.dataset)
+    with quiet():
+        dt = gt.loadRes(dets) if dets else empty_results(COCO, gt.dataset)
         evaluator = COCOeval(gt, dt, iou_type)
         evaluator.evaluate()
         evaluator.accumulate()
@@ -193,9 +193,9 @@ def _run_faster_coco_eval(dataset: dict, dets: list[dict], iou_type: str) -> lis
     def silent(*_: Any) -> None:
         return None
 
-    with _quiet():
+    with quiet():
         gt = COCO(dataset, use_deepcopy=True, print_function=silent)
-        dt = gt.loadRes(dets) if dets else _empty_results(COCO, dataset)
+        dt = gt.loadRes(dets) if dets else empty_results(COCO, dataset)
         evaluator = COCOeval_faster(gt, dt, iou_type, print_function=silent)
         evaluator.evaluate()
         evaluator.accumulate()
@@ -203,7 +203,7 @@ def _run_faster_coco_eval(dataset: dict, dets: list[dict], iou_type: str) -> lis
     return list(evaluator.stats[: len(COCO_STATS)])
 
 
-def _empty_results(coco_cls: type, dataset: dict) -> Any:
+def empty_results(coco_cls: type, dataset: dict) -> Any:
     """A detection set with no detections over the ground truth's images and categories."""
     dt = coco_cls()
     dt.dataset = {"images": list(dataset["images"]), "categories": list(dataset["categories"]),
@@ -213,7 +213,8 @@ def _empty_results(coco_cls: type, dataset: dict) -> Any:
 
 
 @contextlib.contextmanager
-def _quiet():
+def quiet():
+    """Silence pycocotools' prints to stdout."""
     with contextlib.redirect_stdout(io.StringIO()):
         yield
 
