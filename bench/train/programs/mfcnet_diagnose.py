@@ -25,20 +25,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-DEFAULT_WEIGHTS = "bench/models/weights/mfcnet-small.pt"
-
-
-def load_model(path: str) -> Any:
-    from bench.models.mfcnet import MfcNet, build_config
-    from bench.models.mfcnet.weights import load_mfcnet_state
-
-    model = MfcNet(build_config("small", "mfcnet"))
-    state, own = load_mfcnet_state(path), model.state_dict()
-    model.load_state_dict({**own, **{k: v.float() for k, v in state.items() if k in own}})
-    model.update(force=True)
-    return model.eval()
-
-
 def _replace_p2(model: Any, feats: dict[str, Any], kind: str) -> dict[str, Any]:
     from bench.models.mfcnet.normalise import denormalise, joint_range, normalise
 
@@ -65,29 +51,37 @@ def p2_share(dataset: Any) -> float:
     return sum(s < 112 for s in sizes) / len(sizes) if sizes else math.nan
 
 
-def diagnose(weights: str = DEFAULT_WEIGHTS, images: int = 8,
+def diagnose(weights: str | None = None, images: int = 8,
              data_root: str = "datasets") -> dict[str, dict[str, float]]:
-    """{row name: {"bpp", "bbox/AP", "segm/AP"}} for the rows of the module docstring."""
-    from bench.train.programs.mfcnet_eval import _ap, _load, evaluate_model
+    """{row name: {"bpp", "bbox/AP", "segm/AP"}} for the rows of the module docstring;
+    `weights` defaults to the committed mfcnet-small.pt."""
+    from pathlib import Path
 
-    model = load_model(weights)
-    cache = _load(images, data_root, None)
-    rows = {"original": {"bpp": math.nan, **_ap(cache, cache["feats"])}}
-    for name, keep in (("decoded", ()), ("keep-p2", ("p2",))):
-        out, cache = evaluate_model(model, images, True, data_root, cache=cache, keep=keep)
-        for i in range(model.config.n_rates):
-            rows[f"{name}@{i}"] = {"bpp": out[f"bpp@{i}"], "bbox/AP": out[f"bbox_ap@{i}"],
-                                   "segm/AP": out[f"segm_ap@{i}"]}
+    from bench.codecs.mfcnet import DEFAULT_WEIGHTS, WEIGHTS_DIR
+    from bench.models.mfcnet.weights import load_mfcnet
+    from bench.train.programs.mfcnet_eval import code_features, head_ap, load_holdout
+
+    model = load_mfcnet(Path(weights) if weights else WEIGHTS_DIR / DEFAULT_WEIGHTS["mfcnet"])
+    cache = load_holdout(images, data_root, None)
+    feats = cache["feats"]
+    pixels = sum(s.image.shape[0] * s.image.shape[1] for s in cache["samples"])
+    rows = {"original": {"bpp": math.nan, **head_ap(cache, feats)}}
+    for i in range(model.config.n_rates):
+        total, recs = code_features(model, feats, i)  # one bitstream per image, scored twice
+        bpp = total * 8 / pixels
+        rows[f"decoded@{i}"] = {"bpp": bpp, **head_ap(cache, recs)}
+        kept = [{**r, "p2": f["p2"]} for r, f in zip(recs, feats)]
+        rows[f"keep-p2@{i}"] = {"bpp": bpp, **head_ap(cache, kept)}
     for kind in ("finenet(P3)", "upsample(P3)", "channel-mean"):
-        feats = [_replace_p2(model, f, kind) for f in cache["feats"]]
-        rows[kind] = {"bpp": math.nan, **_ap(cache, feats)}
+        rows[kind] = {"bpp": math.nan,
+                      **head_ap(cache, [_replace_p2(model, f, kind) for f in feats])}
     rows["p2-share"] = {"share": p2_share(cache["dataset"])}
     return rows
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("weights", nargs="?", default=DEFAULT_WEIGHTS)
+    ap.add_argument("weights", nargs="?", help="default: the committed mfcnet-small.pt")
     ap.add_argument("--images", type=int, default=8)
     ap.add_argument("--data-root", default="datasets")
     args = ap.parse_args(argv)
