@@ -31,28 +31,29 @@ also reports what the harness alone accounts for, from load-robust quantities:
 - ceiling (process, `--ceiling`): the same jobs split over `workers` plain forked
   processes with empty caches, no driver loop, pool or store, each running its share
   serially; the split is the best static one (longest job first, to the least loaded
-  process, by the serial pass's job times); ceiling = ideal / their wall time. It is the efficiency of this
-  machine for these jobs with no harness at all (what two codec jobs on two cores cost
-  each other), and harness_share = efficiency / ceiling what the harness keeps of it.
+  process, by the serial pass's job times); ceiling = ideal / their wall time. It is the
+  efficiency of this machine for these jobs with no harness at all (what two codec jobs
+  on two cores cost each other), and harness_share = efficiency / ceiling what the
+  harness keeps of it.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import resource
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
 
 # Each job runs on one thread, in the pool (its workers set this before importing numpy) and
-# here: the serial pass and the forked ceiling processes would otherwise run BLAS on every core.
+# here: the serial pass and the forked ceiling processes would otherwise run BLAS on every
+# core. Set before anything below imports numpy.
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[_var] = "1"
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import resource  # noqa: E402
-import sqlite3  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -74,6 +75,10 @@ def sweep_spec(codec: str, preset: str | None, images: int, root: str, shard: in
         "execute": {"executor": "process", "shard_size": shard},
         "store": {"keep_bitstreams": False},
     }
+
+
+class SweepFailed(Exception):
+    """A job of the measured sweep failed: the figures would mean nothing."""
 
 
 def utilisation(run_dir: Path, t_start: float, t_end: float, workers: int) -> dict:
@@ -108,7 +113,7 @@ def pooled(plan, executor: str, workers: int, tmp: Path, tag: str) -> tuple[floa
     wall, t1, cpu = time.perf_counter() - w0, time.time(), cpu_now() - c0
     store.close()
     if failed:
-        sys.exit(f"{failed} job(s) failed in the {executor} sweep")
+        raise SweepFailed(f"{failed} job(s) failed in the {executor} sweep")
     return wall, {**utilisation(run_dir, t0, t1, workers), "cpu_s": round(cpu, 2)}
 
 
@@ -117,30 +122,37 @@ def serial_sum(plan) -> tuple[list[float], float]:
 
     The per-process caches start empty, as in a fresh one-worker sweep (each pooled
     worker fills its own)."""
-    from bench.codecs.yuv import CONVERSION_CACHE
-    from bench.execute.worker import SAMPLES, run_job
+    from bench.execute.worker import run_job
 
-    CONVERSION_CACHE.clear()
-    SAMPLES.clear()
+    _cold_caches()
     times, c0 = [], cpu_now()
     for job in plan.jobs:
         t0 = time.perf_counter()
         res = run_job(job)
         times.append(time.perf_counter() - t0)
         if res.status != "ok":
-            sys.exit(f"a job failed: {res.error}")
+            raise SweepFailed(f"a job failed: {res.error}")
     return times, cpu_now() - c0
 
 
-def _run_share(jobs: list) -> None:
+def _cold_caches() -> None:
+    """Empty this process's conversion and sample caches (as a fresh worker has them)."""
     from bench.codecs.yuv import CONVERSION_CACHE
-    from bench.execute.worker import SAMPLES, run_job
+    from bench.execute.worker import SAMPLES
 
     CONVERSION_CACHE.clear()
     SAMPLES.clear()
+
+
+def _run_share(jobs: list) -> None:
+    """A ceiling process: its share of the jobs, serially, from cold caches."""
+    from bench.execute.worker import run_job
+
+    _cold_caches()
     for job in jobs:
-        if run_job(job).status != "ok":
-            sys.exit(1)
+        res = run_job(job)
+        if res.status != "ok":
+            raise SweepFailed(f"a job failed: {res.error}")  # the process exits non-zero
 
 
 def balanced_shares(jobs: list, seconds: list[float], workers: int) -> list[list]:
@@ -167,11 +179,18 @@ def ceiling_wall(plan, workers: int, seconds: list[float]) -> float:
     for p in procs:
         p.join()
     if any(p.exitcode for p in procs):
-        sys.exit("a job failed in the ceiling run")
+        raise SweepFailed("a job failed in the ceiling run")
     return time.perf_counter() - t0
 
 
 def main() -> None:
+    try:
+        measure()
+    except SweepFailed as exc:
+        sys.exit(str(exc))
+
+
+def measure() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--executor", default="process", choices=["process", "dask"])
     ap.add_argument("--codec", default="vvenc", choices=sorted(POINTS))
