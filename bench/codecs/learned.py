@@ -36,6 +36,7 @@ from bench.types import Bitstream, RatePoint
 
 LAYOUT_FLAT, LAYOUT_TREE = 0, 1  # header layouts (first header integer)
 _FLOAT_FLAG = 1 << 40  # point codes at or above this carry a float32's bits
+# bench.train.recipe.RECIPES_DIR, not imported: bench.train imports bench.codecs
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "train" / "recipes"
 
 
