@@ -33,6 +33,14 @@ class TrainProgram(ABC):
     def parameters(self) -> list[Any]:
         """What the main optimiser trains (frozen networks are left out)."""
 
+    def lr_scales(self) -> dict[float, list[Any]]:
+        """Parameters of `parameters()` that train at a multiple of the recipe's lr.
+
+        Keys are the multipliers; what is not named here trains at the recipe's lr. The
+        schedule applies to every group alike. None by default.
+        """
+        return {}
+
     def aux_parameters(self) -> list[Any]:
         """Entropy-model quantiles, trained by the auxiliary optimiser (none by default)."""
         return []

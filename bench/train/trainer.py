@@ -38,6 +38,29 @@ def lr_factor(spec: OptimSpec, step: int, total: int) -> float:
     return 1.0
 
 
+def param_groups(params: list[Any], scales: dict[float, list[Any]], lr: float
+                 ) -> list[dict[str, Any]]:
+    """Optimiser groups: each scaled set at `lr * scale`, the rest at `lr`.
+
+    Only trainable `params` are grouped; a parameter named under two scales is an error.
+    """
+    trainable = {id(p) for p in params}
+    taken: dict[int, float] = {}
+    groups = []
+    for scale, members in sorted(scales.items()):
+        chosen = [p for p in members if id(p) in trainable]
+        for p in chosen:
+            if id(p) in taken:
+                raise ValueError(f"a parameter has two lr scales ({taken[id(p)]} and {scale})")
+            taken[id(p)] = scale
+        if chosen:
+            groups.append({"params": chosen, "lr": lr * scale})
+    rest = [p for p in params if id(p) not in taken]
+    if rest:
+        groups.insert(0, {"params": rest, "lr": lr})
+    return groups
+
+
 def seed_everything(seed: int) -> None:
     import numpy as np
     import torch
@@ -100,7 +123,8 @@ class Trainer:
         if not params:
             raise SpecError(f"recipe {self.recipe.name!r}: the program has nothing to train")
         cls = torch.optim.AdamW if spec.name == "adamw" else torch.optim.Adam
-        self.optim = cls(params, lr=spec.lr, weight_decay=spec.weight_decay)
+        self.optim = cls(param_groups(params, self.program.lr_scales(), spec.lr),
+                         lr=spec.lr, weight_decay=spec.weight_decay)
         aux = list(self.program.aux_parameters())
         self.aux_optim = torch.optim.Adam(aux, lr=spec.aux_lr) if aux else None
         self.sched = torch.optim.lr_scheduler.LambdaLR(
@@ -159,7 +183,8 @@ class Trainer:
         loss.backward()
         clip = self.recipe.optim.clip
         if clip:
-            torch.nn.utils.clip_grad_norm_(self.optim.param_groups[0]["params"], clip)
+            torch.nn.utils.clip_grad_norm_(
+                [p for group in self.optim.param_groups for p in group["params"]], clip)
         self.optim.step()
         if self.aux_optim is not None:
             aux = self.program.aux_loss()

@@ -89,3 +89,23 @@ def test_shipped_recipes_validate(path):
     kwargs = CiIcmKwargs(**r.program.kwargs)
     assert r.program.type == "ci-icm" and r.out.startswith("bench/models/weights/ci-icm")
     assert kwargs.lambdas == sorted(kwargs.lambdas)
+
+
+@pytest.mark.parametrize("modules", [{}, {"cig": False, "fcgs": False, "ci_ctx": False,
+                                          "tsca": False}])
+def test_module_lr_scale_names_the_modules_and_the_channel_context(tmp_path, modules):
+    from bench.models.ci_icm import CiIcm, get_config
+    from bench.train.programs.ci_icm import MODULE_PREFIXES, CiIcmProgram
+
+    program = CiIcmProgram(recipe(tmp_path), module_lr_scale=10.0, lambdas=[0.01])
+    program.model = CiIcm(get_config("small", rate_levels=1, **modules))
+    (scale, chosen), = program.lr_scales().items()
+    names = {id(p): n for n, p in program.model.named_parameters()}
+    chosen_names = {names[id(p)] for p in chosen}
+    assert scale == 10.0 and chosen_names
+    assert all(n.startswith(MODULE_PREFIXES) for n in chosen_names)
+    assert any(n.startswith("latent_codec.y.channel_context.") for n in chosen_names)
+    assert not any(n.startswith(("g_a.", "g_s.")) for n in chosen_names)
+    assert any(n.startswith("tsca.") for n in chosen_names) == (modules == {})
+    program.opts = program.opts.model_copy(update={"module_lr_scale": 1.0})
+    assert program.lr_scales() == {}

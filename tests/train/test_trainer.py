@@ -11,7 +11,7 @@ from bench.errors import SpecError
 from bench.registry import PROGRAMS
 from bench.train.program import TrainProgram
 from bench.train.recipe import OptimSpec, load_recipe
-from bench.train.trainer import Trainer, lr_factor, train
+from bench.train.trainer import Trainer, lr_factor, param_groups, train
 
 
 class LineFit(TrainProgram):
@@ -159,3 +159,26 @@ def test_a_non_finite_loss_is_skipped_then_stops_the_run(tmp_path):
     with pytest.raises(FloatingPointError, match="not finite"):
         for _ in range(trainer_module.MAX_SKIPS):
             trainer._one_step()
+
+
+def test_param_groups_scale_the_named_parameters_only():
+    a, b, c = (torch.nn.Parameter(torch.zeros(2)) for _ in range(3))
+    frozen = torch.nn.Parameter(torch.zeros(1))
+    groups = param_groups([a, b, c], {10.0: [b, frozen], 0.5: [c]}, lr=1e-3)
+    by_lr = {g["lr"]: [id(p) for p in g["params"]] for g in groups}
+    assert by_lr == {1e-3: [id(a)], 0.5e-3: [id(c)], 1e-2: [id(b)]}
+    assert param_groups([a], {}, lr=1.0) == [{"params": [a], "lr": 1.0}]
+    with pytest.raises(ValueError, match="two lr scales"):
+        param_groups([a, b], {2.0: [a], 3.0: [a]}, lr=1.0)
+
+
+def test_lr_scales_reach_the_optimiser_and_follow_the_schedule(tmp_path, monkeypatch):
+    monkeypatch.setattr(LineFit, "lr_scales", lambda self: {10.0: [self.net.bias]},
+                        raising=False)
+    recipe = load_recipe(str(recipe_file(tmp_path, steps=160)))
+    trainer = Trainer(recipe, log=lambda s: None)
+    trainer.run()
+    weight, bias = trainer.optim.param_groups
+    assert weight["params"] == [trainer.program.net.weight]
+    assert bias["params"] == [trainer.program.net.bias]
+    assert bias["lr"] == pytest.approx(10 * weight["lr"]) and weight["lr"] == pytest.approx(0.1)

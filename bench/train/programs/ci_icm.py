@@ -24,6 +24,12 @@ from bench.errors import SpecError
 from bench.train.program import TrainProgram
 
 
+# The parameters `module_lr_scale` applies to: the four modules' own networks and ELIC's
+# channel context (which CI-CTX widens). The baseline has the channel context too, so
+# the rule treats every configuration alike.
+MODULE_PREFIXES = ("cig.", "fcgs.", "tsca.", "latent_codec.y.channel_context.")
+
+
 class CiIcmKwargs(BaseModel):
     """The program's kwargs (validated; unknown keys rejected)."""
 
@@ -39,6 +45,9 @@ class CiIcmKwargs(BaseModel):
     order_weight: float = Field(0.1, ge=0)
     order_margin: float = Field(1e-3, ge=0)
     importance_weight: float = Field(1.0, ge=0)
+    module_lr_scale: float = Field(
+        1.0, gt=0, description="lr multiplier of the CI-ICM modules and the channel context "
+        "(names in MODULE_PREFIXES; the same rule in every configuration, baseline included)")
     crop: int = Field(128, ge=64, multiple_of=64)
     batch_size: int = Field(8, ge=1)
     train_images: int = Field(1600, ge=1)
@@ -109,6 +118,13 @@ class CiIcmProgram(TrainProgram):
 
     def aux_parameters(self) -> list[Any]:
         return [p for n, p in self.model.named_parameters() if n.endswith(".quantiles")]
+
+    def lr_scales(self) -> dict[float, list[Any]]:
+        scale = self.opts.module_lr_scale
+        if scale == 1.0:
+            return {}
+        return {scale: [p for n, p in self.model.named_parameters()
+                        if n.startswith(MODULE_PREFIXES)]}
 
     def aux_loss(self) -> Any:
         return self.model.aux_loss()
