@@ -32,7 +32,7 @@ from bench.analysis.curves import (
     BDRow, accuracy_metrics, bd_table, headline_metrics, metric_names,
 )
 from bench.results.points import grouped_plan, planned_tasks, task_key
-from bench.results.records import Point, effective_layers, rate_key
+from bench.results.records import Point
 from bench.results.store import RunStore
 
 META_KEY = "bd_bootstrap"

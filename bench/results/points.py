@@ -209,7 +209,7 @@ def load_points(store: RunStore, strict: bool = False) -> list[Point]:
     `strict` raise StoreError saying to re-run.
     """
     out, missing = [], []
-    for (label, point), keys in grouped_plan(store).items():
+    for label, point in grouped_plan(store):
         stored = store.stored_point(label, point)
         if stored is None:
             missing.append(f"{label} {point}")
