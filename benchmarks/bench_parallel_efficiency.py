@@ -28,13 +28,15 @@ also reports what the harness alone accounts for, from load-robust quantities:
 - cpu_ratio = CPU seconds of the serial sweep / of the pooled sweep (all processes:
   driver, workers, codec binaries): the pool's extra work (starting workers, caches
   filled once per worker), but also CPU time stretched by contention, so only a hint.
-- ceiling (process, `--ceiling`): the same jobs split over `workers` plain forked
+- ceiling (`--ceiling`): the same jobs split over `workers` plain forked
   processes with empty caches, no driver loop, pool or store, each running its share
   serially; the split is the best static one (longest job first, to the least loaded
   process, by the serial pass's job times); ceiling = ideal / their wall time. It is the
   efficiency of this machine for these jobs with no harness at all (what two codec jobs
   on two cores cost each other), and harness_share = efficiency / ceiling what the
-  harness keeps of it.
+  harness keeps of it. With dask, the same split against one plain process from cold
+  caches: ceiling_speedup = that process's wall / the split's wall (what the machine gives
+  two workers with no harness) and harness_share = speedup / ceiling_speedup.
 """
 
 from __future__ import annotations
@@ -183,6 +185,16 @@ def ceiling_wall(plan, workers: int, seconds: list[float]) -> float:
     return time.perf_counter() - t0
 
 
+def dask_ceiling(plan, workers: int, speedup: float) -> dict:
+    """What the machine allows with no harness: one plain process, then `workers` forked."""
+    times, _ = serial_sum(plan)
+    one = sum(times)
+    bare = ceiling_wall(plan, workers, times)
+    return {"ceiling_1_process_s": round(one, 2), f"ceiling_{workers}_processes_s": round(bare, 2),
+            "ceiling_speedup": round(one / bare, 3),
+            "harness_share": round(speedup * bare / one, 3)}
+
+
 def main() -> None:
     try:
         measure()
@@ -234,15 +246,18 @@ def measure() -> None:
             else:
                 one, util1 = pooled(plan, "dask", 1, tmp, f"d1-{r}")
                 many, util = pooled(plan, "dask", args.workers, tmp, f"dn-{r}")
-                rows.append({"wall_1_worker_s": round(one, 2),
-                             f"wall_{args.workers}_workers_s": round(many, 2),
-                             "speedup": round(one / many, 3),
-                             "utilisation_1_worker": util1["utilisation"],
-                             "cpu_s_1_worker": util1["cpu_s"],
-                             **{f"{k}_{args.workers}_workers": v for k, v in util.items()},
-                             "speedup_from_utilisation": round(
-                                 args.workers * util["utilisation"] / util1["utilisation"], 3),
-                             "cpu_ratio": round(util1["cpu_s"] / util["cpu_s"], 3)})
+                row = {"wall_1_worker_s": round(one, 2),
+                       f"wall_{args.workers}_workers_s": round(many, 2),
+                       "speedup": round(one / many, 3),
+                       "utilisation_1_worker": util1["utilisation"],
+                       "cpu_s_1_worker": util1["cpu_s"],
+                       **{f"{k}_{args.workers}_workers": v for k, v in util.items()},
+                       "speedup_from_utilisation": round(
+                           args.workers * util["utilisation"] / util1["utilisation"], 3),
+                       "cpu_ratio": round(util1["cpu_s"] / util["cpu_s"], 3)}
+                if args.ceiling:
+                    row.update(dask_ceiling(plan, args.workers, one / many))
+                rows.append(row)
             loads.append(load_average())
     key, target = ("efficiency", 0.95) if args.executor == "process" else ("speedup", 1.85)
     values = [row[key] for row in rows]
