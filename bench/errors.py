@@ -46,3 +46,7 @@ class CodecError(BenchError):
 
 class MetricError(BenchError):
     """A metric cannot be computed from the given predictions or ground truth."""
+
+
+class TrainingDiverged(BenchError):
+    """Training stopped: the loss or its gradient stayed non-finite step after step."""

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from bench.errors import SpecError
+from bench.errors import SpecError, TrainingDiverged
 from bench.train.recipe import OptimSpec, Recipe
 
 STATE_FORMAT = "icm-bench/train-state/1"
@@ -178,13 +178,14 @@ class Trainer:
         loss, logs = self.program.loss(self.step)
         if not bool(torch.isfinite(loss.detach())):
             return self._skip(logs)
-        self.skips_in_row = 0
         self.optim.zero_grad(set_to_none=True)
         loss.backward()
-        clip = self.recipe.optim.clip
-        if clip:
-            torch.nn.utils.clip_grad_norm_(
-                [p for group in self.optim.param_groups for p in group["params"]], clip)
+        params = [p for group in self.optim.param_groups for p in group["params"]]
+        norm = torch.nn.utils.clip_grad_norm_(params, self.recipe.optim.clip or math.inf)
+        if not bool(torch.isfinite(norm)):  # a finite loss whose backward overflowed
+            self.optim.zero_grad(set_to_none=True)
+            return self._skip({**logs, "grad_norm": math.inf})
+        self.skips_in_row = 0
         self.optim.step()
         if self.aux_optim is not None:
             aux = self.program.aux_loss()
@@ -197,13 +198,17 @@ class Trainer:
         return {"loss": float(loss.detach()), **{k: float(v) for k, v in logs.items()}}
 
     def _skip(self, logs: dict[str, float]) -> dict[str, float]:
-        """A step whose loss is not finite updates nothing (the schedule moves on); after
-        MAX_SKIPS of them in a row training stops with an error naming the loss terms."""
+        """A step whose loss or gradient is not finite updates nothing (the schedule moves
+        on); after MAX_SKIPS of them in a row training stops with an error naming the loss
+        terms and saying what to try."""
         self.skips_in_row += 1
         if self.skips_in_row >= MAX_SKIPS:
-            raise FloatingPointError(
-                f"{self.recipe.name}: loss not finite for {MAX_SKIPS} steps in a row (step "
-                f"{self.step}): " + ", ".join(f"{k}={float(v):.4g}" for k, v in logs.items()))
+            raise TrainingDiverged(
+                f"{self.recipe.name}: loss or gradient not finite for {MAX_SKIPS} steps in a "
+                f"row (step {self.step}): "
+                + ", ".join(f"{k}={float(v):.4g}" for k, v in logs.items())
+                + f"; lower optim.lr or set optim.clip and train again, or --resume from the "
+                f"last saved state ({str(self.state_path)!r})")
         self.sched.step()
         finite = {k: (float(v) if math.isfinite(float(v)) else 0.0) for k, v in logs.items()}
         return {"loss": 0.0, **finite, "skipped": 1.0}

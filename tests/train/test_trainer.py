@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench.errors import SpecError
+from bench.errors import SpecError, TrainingDiverged
 from bench.registry import PROGRAMS
 from bench.train.program import TrainProgram
 from bench.train.recipe import OptimSpec, load_recipe
@@ -156,9 +156,30 @@ def test_a_non_finite_loss_is_skipped_then_stops_the_run(tmp_path):
     del trainer.program.loss  # the real loss again: a finite step resets the count
     assert "skipped" not in trainer._one_step() and trainer.skips_in_row == 0
     trainer.program.loss = lambda step: nan
-    with pytest.raises(FloatingPointError, match="not finite"):
+    with pytest.raises(TrainingDiverged, match="not finite .* lower optim.lr"):
         for _ in range(trainer_module.MAX_SKIPS):
             trainer._one_step()
+
+
+def test_a_step_whose_gradient_is_not_finite_updates_nothing(tmp_path):
+    trainer = Trainer(load_recipe(str(recipe_file(tmp_path))), log=lambda s: None)
+    trainer.total = 200
+    trainer._setup()
+    net = trainer.program.net
+    before = [p.detach().clone() for p in net.parameters()]
+    real = trainer.program.loss
+
+    def overflowing(step):  # a finite loss whose backward gives inf
+        loss, logs = real(step)
+        return loss + 0.0 * torch.sqrt(net.weight.sum() * 0.0).sum(), logs
+
+    trainer.program.loss = overflowing
+    out = trainer._one_step()
+    assert out["skipped"] == 1.0 and trainer.skips_in_row == 1
+    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))
+    assert all(p.grad is None for p in net.parameters())
+    trainer.program.loss = real
+    assert "skipped" not in trainer._one_step() and trainer.skips_in_row == 0
 
 
 def test_param_groups_scale_the_named_parameters_only():
