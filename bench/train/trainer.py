@@ -184,7 +184,7 @@ class Trainer:
         norm = torch.nn.utils.clip_grad_norm_(params, self.recipe.optim.clip or math.inf)
         if not bool(torch.isfinite(norm)):  # a finite loss whose backward overflowed
             self.optim.zero_grad(set_to_none=True)
-            return self._skip({**logs, "grad_norm": math.inf})
+            return self._skip({**logs, "grad_not_finite": 1.0})
         self.skips_in_row = 0
         self.optim.step()
         if self.aux_optim is not None:

@@ -175,7 +175,7 @@ def test_a_step_whose_gradient_is_not_finite_updates_nothing(tmp_path):
 
     trainer.program.loss = overflowing
     out = trainer._one_step()
-    assert out["skipped"] == 1.0 and trainer.skips_in_row == 1
+    assert out["skipped"] == 1.0 and out["grad_not_finite"] == 1.0 and trainer.skips_in_row == 1
     assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))
     assert all(p.grad is None for p in net.parameters())
     trainer.program.loss = real
