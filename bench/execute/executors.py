@@ -276,27 +276,35 @@ def _dask_executor(n: int, address: str | None, threads: int) -> Iterator[tuple[
 @contextlib.contextmanager
 def _dask_client(n: int, address: str | None, threads: int, gpu: bool = False
                  ) -> Iterator[tuple[Any, int]]:
+    from distributed import Client
+
+    cluster = None
+    try:
+        if address:
+            client = Client(address, timeout="20s")
+        else:
+            cluster, client = _local_cluster(n, threads, gpu)
+    except OSError as exc:
+        raise BenchError(f"cannot reach the Dask scheduler at {address!r}: {exc}") from exc
+    try:
+        n_workers = len(client.scheduler_info().get("workers", {})) or n
+        yield client, n_workers
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _local_cluster(n: int, threads: int, gpu: bool) -> tuple[Any, Any]:
+    """A LocalCluster of `n` single-threaded worker processes and its client, built under
+    LOCAL_CLUSTER_CONFIG (the nannies hand it to their workers; the scheduler and the
+    client read it when they start)."""
     import dask
     from distributed import Client, LocalCluster
 
-    cluster = None
-    with dask.config.set({} if address else LOCAL_CLUSTER_CONFIG):
-        try:
-            if address:
-                client = Client(address, timeout="20s")
-            else:
-                cluster = LocalCluster(
-                    n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                    env={"OMP_NUM_THREADS": str(threads)},
-                    resources={"GPU": 1} if gpu else None,
-                )
-                client = Client(cluster)
-        except OSError as exc:
-            raise BenchError(f"cannot reach the Dask scheduler at {address!r}: {exc}") from exc
-        try:
-            n_workers = len(client.scheduler_info().get("workers", {})) or n
-            yield client, n_workers
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
+    with dask.config.set(LOCAL_CLUSTER_CONFIG):
+        cluster = LocalCluster(
+            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+            env={"OMP_NUM_THREADS": str(threads)}, resources={"GPU": 1} if gpu else None,
+        )
+        return cluster, Client(cluster)
