@@ -16,6 +16,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -41,19 +42,13 @@ def tree_cpu() -> float:
 def measure(workers: int, idle: float, settings: dict) -> dict:
     from bench.execute import executors
 
-    saved = dict(executors.LOCAL_CLUSTER_CONFIG)
-    executors.LOCAL_CLUSTER_CONFIG.clear()
-    executors.LOCAL_CLUSTER_CONFIG.update(settings)
-    try:
+    with mock.patch.dict(executors.LOCAL_CLUSTER_CONFIG, settings, clear=True):
         c0, w0 = tree_cpu(), time.perf_counter()
         with executors.make_executor("dask", workers) as (ex, _):
             ex.submit(sum, [1, 2]).result(timeout=120)
             c1, w1 = tree_cpu(), time.perf_counter()
             time.sleep(idle)
             c2 = tree_cpu()
-    finally:
-        executors.LOCAL_CLUSTER_CONFIG.clear()
-        executors.LOCAL_CLUSTER_CONFIG.update(saved)
     return {"startup_wall_s": round(w1 - w0, 2), "startup_cpu_s": round(c1 - c0, 2),
             "idle_cpu_s": round(c2 - c1, 2), "idle_core_share": round((c2 - c1) / idle, 4)}
 
