@@ -125,6 +125,8 @@ class Trainer:
         cls = torch.optim.AdamW if spec.name == "adamw" else torch.optim.Adam
         self.optim = cls(param_groups(params, self.program.lr_scales(), spec.lr),
                          lr=spec.lr, weight_decay=spec.weight_decay)
+        # what clipping and the gradient guard look at, in the optimiser's group order
+        self.trainable = [p for group in self.optim.param_groups for p in group["params"]]
         aux = list(self.program.aux_parameters())
         self.aux_optim = torch.optim.Adam(aux, lr=spec.aux_lr) if aux else None
         self.sched = torch.optim.lr_scheduler.LambdaLR(
@@ -180,8 +182,7 @@ class Trainer:
             return self._skip(logs)
         self.optim.zero_grad(set_to_none=True)
         loss.backward()
-        params = [p for group in self.optim.param_groups for p in group["params"]]
-        norm = torch.nn.utils.clip_grad_norm_(params, self.recipe.optim.clip or math.inf)
+        norm = torch.nn.utils.clip_grad_norm_(self.trainable, self.recipe.optim.clip or math.inf)
         if not bool(torch.isfinite(norm)):  # a finite loss whose backward overflowed
             self.optim.zero_grad(set_to_none=True)
             return self._skip({**logs, "grad_not_finite": 1.0})
