@@ -16,8 +16,9 @@ import os
 import pickletools
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from bench.errors import BenchError
 

@@ -20,7 +20,6 @@ import tempfile
 import threading
 import traceback
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -70,11 +69,11 @@ def _root(
 def run(
     spec: str = typer.Argument(..., metavar="SPEC",
                                help="A preset name (see `icm-bench ls presets`) or a YAML file."),
-    set_: List[str] = typer.Option([], "--set", help="Override a spec value: key.path=value"),
-    workers: Optional[int] = typer.Option(None, help="Worker processes (default: one per core)."),
-    executor: Optional[str] = typer.Option(None, help="serial | process | dask"),
-    address: Optional[str] = typer.Option(None, help="Dask scheduler address (tcp://...)."),
-    limit: Optional[int] = typer.Option(None, help="Use only the first N dataset items."),
+    set_: list[str] = typer.Option([], "--set", help="Override a spec value: key.path=value"),
+    workers: int | None = typer.Option(None, help="Worker processes (default: one per core)."),
+    executor: str | None = typer.Option(None, help="serial | process | dask"),
+    address: str | None = typer.Option(None, help="Dask scheduler address (tcp://...)."),
+    limit: int | None = typer.Option(None, help="Use only the first N dataset items."),
     results_dir: Path = typer.Option(Path("results"), help="Where run stores go."),
     reports_dir: Path = typer.Option(Path("reports"), help="Where reports go."),
     allow_failures: bool = typer.Option(
@@ -134,7 +133,7 @@ def bd(
     method: str = typer.Option("pchip", help="pchip | cubic | akima"),
     monotonic: bool = typer.Option(False, "--monotonic", help="Fit monotonic concave cubics."),
     rate_col: str = typer.Option("bpp", help="The rate column."),
-    quality_col: Optional[str] = typer.Option(
+    quality_col: str | None = typer.Option(
         None, help="The quality column (default: the only other numeric one)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -164,7 +163,7 @@ def eval_coco(
 def eval_kitti(
     label_dir: Path = typer.Argument(..., metavar="LABEL_DIR", help="Ground-truth label files."),
     pred_dir: Path = typer.Argument(..., metavar="PRED_DIR", help="Detection label files."),
-    ids: Optional[Path] = typer.Option(None, "--ids", help="Frame ids to evaluate, one a line."),
+    ids: Path | None = typer.Option(None, "--ids", help="Frame ids to evaluate, one a line."),
     overlaps: str = typer.Option("strict", help="strict (0.7/0.5/0.5) | loose (BEV/3D 0.5/0.25)"),
     as_json: bool = typer.Option(False, "--json", help="Print AP in percent as JSON."),
 ) -> None:
@@ -179,7 +178,7 @@ def codec_run(
     codec: str = typer.Argument(..., metavar="CODEC", help="A registered image codec (see `icm-bench ls codecs`)."),
     image: Path = typer.Argument(..., metavar="IMAGE", help="The image to code (PNG, JPEG, ...)."),
     point: str = typer.Option(..., "--point", help="Rate point value: QP, quality, q, distance."),
-    set_: List[str] = typer.Option([], "--set", help="Codec parameter key=value (repeatable)."),
+    set_: list[str] = typer.Option([], "--set", help="Codec parameter key=value (repeatable)."),
     out: Path = typer.Option(..., "--out", help="Folder for <stem>.bin and <stem>.png."),
 ) -> None:
     """Code one image at one rate point; print bits, bpp, PSNR and timings as JSON."""
@@ -190,17 +189,17 @@ def codec_run(
 
 @app.command("report")
 def report(
-    runs: List[str] = typer.Argument(
+    runs: list[str] = typer.Argument(
         ..., metavar="RUN", help="Runs (names or results/<run> folders) or curves .json files."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default: reports/<runs>)."),
-    formats: Optional[str] = typer.Option(
+    out: Path | None = typer.Option(None, "--out", help="Report folder (default: reports/<runs>)."),
+    formats: str | None = typer.Option(
         None, "--formats", help="Comma list of html,md,pdf,svg,png,tex,csv (default: the spec's)."),
-    metrics: Optional[str] = typer.Option(
+    metrics: str | None = typer.Option(
         None, "--metrics", help="Comma list of metrics to show (default: the spec's, else all)."),
-    log_rate: Optional[bool] = typer.Option(
+    log_rate: bool | None = typer.Option(
         None, "--log-rate/--linear-rate", help="Rate axis scale (default: the spec's)."),
     qp_labels: bool = typer.Option(False, "--qp-labels", help="Label each point with its QP."),
-    bands: Optional[bool] = typer.Option(
+    bands: bool | None = typer.Option(
         None, "--bands/--no-bands", help="Shade bootstrap intervals of the points (default: "
                                          "the spec's bd.bootstrap.bands)."),
     results_dir: Path = typer.Option(Path("results"), help="Where run stores are."),
@@ -218,9 +217,9 @@ def report(
 @app.command("export")
 def export(
     run_name: str = typer.Argument(..., metavar="RUN", help="A run name or results/<run> folder."),
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="The curves .json file to write."),
-    records: Optional[Path] = typer.Option(None, help="Per-item records as .csv or .parquet."),
-    points: Optional[Path] = typer.Option(None, help="Points as .csv or .parquet."),
+    out: Path | None = typer.Option(None, "-o", "--out", help="The curves .json file to write."),
+    records: Path | None = typer.Option(None, help="Per-item records as .csv or .parquet."),
+    points: Path | None = typer.Option(None, help="Points as .csv or .parquet."),
     results_dir: Path = typer.Option(Path("results"), help="Where run stores are."),
 ) -> None:
     """Write a run's curves as a small schema-versioned JSON (a baseline for `compare`),
@@ -241,7 +240,7 @@ def compare(
     baseline: str = typer.Argument(..., metavar="BASELINE", help="A run or a curves .json."),
     new: str = typer.Argument(..., metavar="NEW", help="A run or an exported curves .json."),
     tolerance: float = typer.Option(1.0, help="Allowed BD-rate change, in percentage points."),
-    junit: Optional[Path] = typer.Option(None, "--junit", help="Also write JUnit XML here."),
+    junit: Path | None = typer.Option(None, "--junit", help="Also write JUnit XML here."),
     results_dir: Path = typer.Option(Path("results"), help="Where run stores are."),
 ) -> None:
     """Gate a run against a baseline: exit 1 on any worse or failed curve."""
@@ -261,10 +260,10 @@ def compare(
 def train(
     recipe: str = typer.Argument(..., metavar="RECIPE|NAME",
                                  help="A recipe YAML, or a shipped recipe's name (see docs)."),
-    set_: List[str] = typer.Option([], "--set", help="Override a recipe value: key.path=value"),
+    set_: list[str] = typer.Option([], "--set", help="Override a recipe value: key.path=value"),
     resume: bool = typer.Option(False, "--resume", help="Continue from the saved state."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="Train to this many steps."),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda or cuda:N."),
+    steps: int | None = typer.Option(None, "--steps", help="Train to this many steps."),
+    device: str | None = typer.Option(None, "--device", help="cpu, cuda or cuda:N."),
 ) -> None:
     """Train a model from a recipe: resumable, with progress, evaluation and a model card."""
     from bench.train.trainer import train as run_training
@@ -306,7 +305,7 @@ def _click_exceptions() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type,
         mods.append(_click.exceptions)
     except ImportError:  # older typer: it uses click itself
         pass
-    pick = lambda name: tuple(getattr(m, name) for m in mods if hasattr(m, name))  # noqa: E731
+    pick = lambda name: tuple(getattr(m, name) for m in mods if hasattr(m, name))
     return pick("ClickException"), pick("Abort"), pick("Exit")
 
 
@@ -408,7 +407,7 @@ def run_main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         typer.secho(os_error_line(exc), err=True, fg=typer.colors.RED)
         return 1
-    except Exception as exc:  # noqa: BLE001 - a bug: one line, traceback in a file
+    except Exception as exc:
         if os.environ.get("ICM_BENCH_DEBUG"):
             raise
         typer.secho(_internal_error_line(exc), err=True, fg=typer.colors.RED)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -33,29 +33,29 @@ class _Model(BaseModel):
 
 
 class DatasetSpec(_Model):
-    type: Optional[str] = None
-    manifest: Optional[str] = Field(None, description="name of datasets/<name>.yaml, or a path")
+    type: str | None = None
+    manifest: str | None = Field(None, description="name of datasets/<name>.yaml, or a path")
     params: dict[str, Any] = Field(default_factory=dict)
-    limit: Optional[int] = Field(None, ge=1)
-    ids_file: Optional[str] = None
+    limit: int | None = Field(None, ge=1)
+    ids_file: str | None = None
 
 
 class TaskSpec(_Model):
-    name: Optional[str] = Field(None, description="metric prefix; default the type")
+    name: str | None = Field(None, description="metric prefix; default the type")
     type: str = "pixel"
     params: dict[str, Any] = Field(default_factory=dict)
-    target: Optional[str] = Field(None, description="the codec decode target it scores")
-    layers: Optional[list[str]] = Field(None, description="the layers it scores (all: null)")
+    target: str | None = Field(None, description="the codec decode target it scores")
+    layers: list[str] | None = Field(None, description="the layers it scores (all: null)")
 
 
 class CodecSpec(_Model):
-    name: Optional[str] = Field(None, description="curve label; defaults to the include or type")
-    include: Optional[str] = Field(None, description="an anchors/<name>.yaml codec definition")
-    type: Optional[str] = None
+    name: str | None = Field(None, description="curve label; defaults to the include or type")
+    include: str | None = Field(None, description="an anchors/<name>.yaml codec definition")
+    type: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     points: list[PointValue] = Field(default_factory=list)
-    split: Optional[str] = Field(None, description="task split point (feature codecs)")
-    task: Optional[str] = Field(
+    split: str | None = Field(None, description="task split point (feature codecs)")
+    task: str | None = Field(
         None, description="the task whose split features a feature codec takes (default: "
                           "the first task with that split point)")
     description: str = ""
@@ -81,17 +81,17 @@ class BootstrapSpec(_Model):
 
 class BDSpec(_Model):
     method: Literal["pchip", "cubic", "akima"] = "pchip"
-    monotonic: Union[Literal["strict", "auto", "always"], bool] = Field(
+    monotonic: Literal["strict", "auto", "always"] | bool = Field(
         "auto", description="auto: fit task-accuracy curves that are not monotonic; "
                             "strict (false): never; always (true): every curve")
-    metrics: Optional[list[str]] = None
+    metrics: list[str] | None = None
     bootstrap: BootstrapSpec = Field(default_factory=BootstrapSpec)
 
 
 class ExecuteSpec(_Model):
     executor: Literal["serial", "process", "dask"] = "process"
-    workers: Optional[int] = Field(None, ge=1)
-    address: Optional[str] = None
+    workers: int | None = Field(None, ge=1)
+    address: str | None = None
     shard_size: int = Field(8, ge=1)
     timeout_s: float = Field(1800.0, gt=0)
     threads_per_worker: int = Field(1, ge=1)
@@ -109,8 +109,8 @@ REPORT_FORMATS = ("html", "md", "pdf", "svg", "png", "tex", "csv")
 
 class ReportSpec(_Model):
     formats: list[str] = Field(default_factory=lambda: ["md", "csv", "png", "html"])
-    metrics: Optional[list[str]] = None
-    log_rate: Optional[bool] = Field(
+    metrics: list[str] | None = None
+    log_rate: bool | None = Field(
         None, description="rate axis: true log, false linear, null log when rates span a decade")
 
     @field_validator("formats")
@@ -128,11 +128,11 @@ class RunSpec(_Model):
     name: str
     description: str = ""
     dataset: DatasetSpec
-    task: Optional[TaskSpec] = Field(None, description="one task (bare metric names)")
-    tasks: Optional[list[TaskSpec]] = Field(None, description="several tasks (<name>/<metric>)")
+    task: TaskSpec | None = Field(None, description="one task (bare metric names)")
+    tasks: list[TaskSpec] | None = Field(None, description="several tasks (<name>/<metric>)")
     codecs: list[CodecSpec]
-    anchor: Optional[str] = None
-    anchors: Optional[list[str]] = Field(
+    anchor: str | None = None
+    anchors: list[str] | None = Field(
         None, description="several anchors: BD tables compare every codec with each")
     bd: BDSpec = Field(default_factory=BDSpec)
     execute: ExecuteSpec = Field(default_factory=ExecuteSpec)

@@ -12,8 +12,8 @@ difference between the two backends' 12 stats, as JSON.
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 import statistics
 import time
 

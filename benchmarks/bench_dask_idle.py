@@ -20,7 +20,7 @@ from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import load_average, machine  # noqa: E402
+from _common import load_average, machine
 
 
 def tree_cpu() -> float:

@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import machine  # noqa: E402
+from _common import machine
 
 POINTS = [22, 27, 32, 37, 42, 47]
 TARGET = 0.10
@@ -49,8 +49,7 @@ def _child_cpu() -> float:
 def _instrument() -> None:
     """In each worker: count child CPU seconds per run_tool label."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    import bench.codecs.base as base
-    import bench.codecs.yuv as yuv
+    from bench.codecs import base, yuv
 
     real = base.run_tool
     stats = defaultdict(lambda: [0, 0.0])

@@ -59,7 +59,7 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import load_average, machine, spread  # noqa: E402
+from _common import load_average, machine, spread
 
 POINTS = {"vvenc": [22, 27, 32, 37, 42, 47], "x265": [22, 27, 32, 37, 42, 47],
           "jpeg": [10, 30, 50, 70, 90]}

@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import REPO, machine, python_cli  # noqa: E402
+from _common import REPO, machine, python_cli
 
 LINE = re.compile(r"^\[(\d+)/(\d+)\] .* ETA (?:(\d+)h(\d+)m|(\d+)m(\d+)s)\s*$")
 FRACTIONS = (0.10, 0.25, 0.50)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import REPO, machine, python_cli, run_measured, spread  # noqa: E402
+from _common import REPO, machine, python_cli, run_measured, spread
 
 TARGET_WALL_S, TARGET_RSS_MB = 2.0, 300.0
 

@@ -25,8 +25,8 @@ from bench.codecs.vtm import find_vtm
 from bench.errors import CodecError
 from bench.execute.plan import make_plan
 from bench.execute.runner import execute_jobs
-from bench.spec import validate_spec
 from bench.results.store import RunStore
+from bench.spec import validate_spec
 
 
 def anchor_family() -> str:

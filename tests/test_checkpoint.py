@@ -11,7 +11,11 @@ import torch
 
 from bench import checkpoint
 from bench.checkpoint import (
-    CheckpointError, check_no_code, file_sha256, load_checkpoint, save_checkpoint,
+    CheckpointError,
+    check_no_code,
+    file_sha256,
+    load_checkpoint,
+    save_checkpoint,
 )
 
 

@@ -20,16 +20,21 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from bench.analysis.bd import monotonic_mode
 from bench.analysis.curves import (
-    BDRow, accuracy_metrics, bd_table, headline_metrics, metric_names,
+    BDRow,
+    accuracy_metrics,
+    bd_table,
+    headline_metrics,
+    metric_names,
 )
 from bench.results.points import grouped_plan, planned_tasks, task_key
 from bench.results.records import Point

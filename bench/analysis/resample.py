@@ -14,7 +14,8 @@ IoU thresholds. Tests require equality with the definition.
 from __future__ import annotations
 
 import copy
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

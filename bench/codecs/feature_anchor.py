@@ -9,9 +9,10 @@ the Annex-B stream; both count in the rate.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, ClassVar, Literal, Optional, Sequence, Union
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, field_validator
@@ -104,10 +105,10 @@ class FeatureAnchorConfig(CodecConfig):
 
     runtime_fields: ClassVar[tuple[str, ...]] = ("bin_dir", "cfg", "timeout_s")
     inner: Literal["vvenc", "vtm"] = "vvenc"
-    minmax: Union[Literal["per-frame"], list[float]] = "per-frame"
+    minmax: Literal["per-frame"] | list[float] = "per-frame"
     vvenc_preset: Literal["faster", "fast", "medium", "slow", "slower"] = "medium"
-    bin_dir: Optional[str] = None
-    cfg: Optional[str] = None
+    bin_dir: str | None = None
+    cfg: str | None = None
     timeout_s: float = Field(600.0, gt=0)
 
     @field_validator("minmax")

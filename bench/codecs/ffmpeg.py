@@ -20,10 +20,13 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from bench.codecs.base import CodecConfig
-from bench.codecs.base import run_tool
+from bench.codecs.base import CodecConfig, run_tool
 from bench.codecs.ffmpeg_base import (
-    FfmpegCodec, FfmpegConfig, RgbFfmpegCodec, YuvFfmpegCodec, YuvFfmpegConfig,
+    FfmpegCodec,
+    FfmpegConfig,
+    RgbFfmpegCodec,
+    YuvFfmpegCodec,
+    YuvFfmpegConfig,
 )
 from bench.codecs.ffmpeg_bin import ffmpeg_exe
 from bench.errors import CodecError
@@ -104,7 +107,7 @@ class VvencCodec(YuvFfmpegCodec):
         return _scaled(self, f"VVC intra: libvvenc (VVenC, not VTM) via ffmpeg, preset "
                              f"{self.config.preset}, fixed QP = slice QP, QPA off")
 
-    def encoder_options(self, value: int | float) -> dict[str, Any]:
+    def encoder_options(self, value: float) -> dict[str, Any]:
         return {"c:v": self.encoder, "preset": self.config.preset, "qp": int(value), "qpa": 0,
                 "vvenc-params": VVENC_PARAMS}
 
@@ -136,7 +139,7 @@ class X265Codec(YuvFfmpegCodec):
         return _scaled(self, f"HEVC intra: libx265 (Main 10) via ffmpeg, preset "
                              f"{self.config.preset}{tune}, fixed QP")
 
-    def encoder_options(self, value: int | float) -> dict[str, Any]:
+    def encoder_options(self, value: float) -> dict[str, Any]:
         options = {"c:v": self.encoder, "preset": self.config.preset, "qp": int(value),
                    "x265-params": "keyint=1:info=0:pools=1:frame-threads=1"}
         if self.config.tune:
@@ -162,7 +165,7 @@ class AomCodec(YuvFfmpegCodec):
         return _scaled(self, f"AV1 intra: libaom via ffmpeg, usage {self.config.usage}, "
                              f"cpu-used {self.config.cpu_used}, fixed quantizer, delta-q off")
 
-    def encoder_options(self, value: int | float) -> dict[str, Any]:
+    def encoder_options(self, value: float) -> dict[str, Any]:
         q = int(value)
         return {"c:v": self.encoder, "usage": self.config.usage, "cpu-used": self.config.cpu_used,
                 "crf": q, "qmin": q, "qmax": q, "b:v": 0, "aom-params": "deltaq-mode=0"}
@@ -184,7 +187,7 @@ class SvtAv1Codec(YuvFfmpegCodec):
         return _scaled(self, f"AV1 intra: SVT-AV1 via ffmpeg, preset {self.config.preset}, "
                              "fixed QP (CQP), AQ off")
 
-    def encoder_options(self, value: int | float) -> dict[str, Any]:
+    def encoder_options(self, value: float) -> dict[str, Any]:
         return {"c:v": self.encoder, "preset": self.config.preset, "qp": int(value),
                 "svtav1-params": "aq-mode=0"}
 
@@ -210,7 +213,7 @@ class MjpegCodec(RgbFfmpegCodec):
         return ("JPEG: ffmpeg's mjpeg encoder, quantiser scale q 2..31, optimal Huffman "
                 "tables (not libjpeg: see `jpeg`)")
 
-    def encoder_options(self, value: int | float) -> dict[str, Any]:
+    def encoder_options(self, value: float) -> dict[str, Any]:
         return {"c:v": self.encoder, "q:v": int(value), "pix_fmt": "yuv420p", "color_range": "pc",
                 "huffman": "optimal", "flags": "+bitexact"}
 
@@ -230,7 +233,7 @@ class WebpCodec(RgbFfmpegCodec):
     def describe(self) -> str:
         return f"WebP lossy: libwebp via ffmpeg, quality 0..100, method {self.config.method}"
 
-    def encoder_options(self, value: int | float) -> dict[str, Any]:
+    def encoder_options(self, value: float) -> dict[str, Any]:
         return {"c:v": self.encoder, "quality": float(value), "lossless": 0,
                 "compression_level": self.config.method, "pix_fmt": "bgra"}
 
@@ -252,7 +255,7 @@ class JpegXlCodec(RgbFfmpegCodec):
         return (f"JPEG XL: libjxl via ffmpeg, Butteraugli distance, effort "
                 f"{self.config.effort}")
 
-    def encoder_options(self, value: int | float) -> dict[str, Any]:
+    def encoder_options(self, value: float) -> dict[str, Any]:
         return {"c:v": self.encoder, "distance": float(value), "effort": self.config.effort}
 
 

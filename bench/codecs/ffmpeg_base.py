@@ -11,24 +11,34 @@ Every encoder and decoder runs with one thread (the executors parallelise over j
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Sequence
-
-from pydantic import Field
+from typing import Any, ClassVar, Literal
 
 import numpy as np
+from pydantic import Field
 
 from bench.codecs.base import CodecConfig, CodecParamError, ExternalCodec
 from bench.codecs.ffmpeg_bin import (
-    ffmpeg_args, ffmpeg_exe, ffmpeg_version, has_decoder, has_encoder,
+    ffmpeg_args,
+    ffmpeg_exe,
+    ffmpeg_version,
+    has_decoder,
+    has_encoder,
 )
 from bench.codecs.yuv import (
-    SWS_FLAGS, check_rgb, decoded_rgb_size, decoded_to_rgb_filter, read_rgb, rgb_to_yuv420,
-    scratch, upshift, write_yuv,
+    SWS_FLAGS,
+    check_rgb,
+    decoded_rgb_size,
+    decoded_to_rgb_filter,
+    read_rgb,
+    rgb_to_yuv420,
+    scratch,
+    upshift,
+    write_yuv,
 )
 from bench.errors import CodecError
 from bench.types import Bitstream, RatePoint
-
 
 # Bump when this wrapper's conversions or options change what a codec outputs: the
 # version enters every job key, so stored results of the old wrapper are not reused.
@@ -119,7 +129,7 @@ class FfmpegCodec(ExternalCodec):
             )
         return value
 
-    def encoder_options(self, value: int | float) -> dict[str, Any]:
+    def encoder_options(self, value: float) -> dict[str, Any]:
         """ffmpeg output options selecting and configuring the encoder (pure)."""
         raise NotImplementedError
 
@@ -143,7 +153,7 @@ class FfmpegCodec(ExternalCodec):
             src.write_bytes(bitstream.data)
             return self._decode(src, width, height, Path(tmp))
 
-    def _encode(self, image: np.ndarray, value: int | float, tmp: Path) -> bytes:
+    def _encode(self, image: np.ndarray, value: float, tmp: Path) -> bytes:
         raise NotImplementedError
 
     def _decode(self, src: Path, width: int, height: int, tmp: Path) -> np.ndarray:
@@ -184,7 +194,7 @@ class YuvFfmpegCodec(FfmpegCodec):
     def scale(self) -> int:
         return int(self.config.scale)
 
-    def _encode(self, image: np.ndarray, value: int | float, tmp: Path) -> bytes:
+    def _encode(self, image: np.ndarray, value: float, tmp: Path) -> bytes:
         planes = upshift(rgb_to_yuv420(image, self.exe, self.scale, timeout=self.timeout_s))
         height, width = planes[0].shape
         if min(height, width) < self.min_size:
@@ -226,7 +236,7 @@ class RgbFfmpegCodec(FfmpegCodec):
 
     yuv_input: ClassVar[bool] = False
 
-    def _encode(self, image: np.ndarray, value: int | float, tmp: Path) -> bytes:
+    def _encode(self, image: np.ndarray, value: float, tmp: Path) -> bytes:
         height, width = image.shape[:2]
         src, dst = tmp / "in.raw", tmp / "out.bin"
         if self.yuv_input:

@@ -13,8 +13,9 @@ method's file. See bench/models/mfcnet.md.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Optional, Sequence
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -33,7 +34,7 @@ class MfcNetCodecConfig(LearnedCodecConfig):
     """`variant` picks the default weights file; `weights` names another one."""
 
     variant: Literal["mfcnet", "no-predict", "no-cross"] = "mfcnet"
-    weights: Optional[str] = None
+    weights: str | None = None
 
 
 class MfcNetCodec(LearnedCodec):

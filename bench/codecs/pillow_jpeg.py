@@ -11,7 +11,8 @@ encoder, with its quantiser scale 2..31, is the `mjpeg` codec (bench.codecs.ffmp
 from __future__ import annotations
 
 import io
-from typing import ClassVar, Literal, Sequence
+from collections.abc import Sequence
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field

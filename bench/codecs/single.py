@@ -9,8 +9,8 @@ import numpy as np
 import yaml
 
 from bench.codecs.base import build_codec
-from bench.timing import Timer
 from bench.errors import BenchError, SpecError
+from bench.timing import Timer
 from bench.types import RatePoint
 
 

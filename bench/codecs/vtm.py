@@ -14,13 +14,13 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Mapping, Optional, Sequence
-
-from pydantic import Field
+from typing import Any, ClassVar, Literal
 
 import numpy as np
+from pydantic import Field
 
 from bench.codecs.base import CodecConfig, ExternalCodec, run_tool
 from bench.codecs.ffmpeg_bin import ffmpeg_exe
@@ -215,8 +215,8 @@ class VtmConfig(CodecConfig):
     """Where VTM is (else VTM_DIR / VTM_BIN_DIR / PATH), its config, the resolution scale."""
 
     runtime_fields: ClassVar[tuple[str, ...]] = ("bin_dir", "cfg", "timeout_s")
-    bin_dir: Optional[str] = None
-    cfg: Optional[str] = None
+    bin_dir: str | None = None
+    cfg: str | None = None
     scale: Literal[100, 75, 50, 25] = 100
     timeout_s: float = Field(600.0, gt=0)
 

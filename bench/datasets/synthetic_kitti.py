@@ -29,7 +29,11 @@ import numpy as np
 
 from bench.datasets.kitti import KittiDataset
 from bench.datasets.kitti_calib import (
-    alpha_from_rotation_y, box2d_from_box3d, box3d_corners, project_to_image, write_calib,
+    alpha_from_rotation_y,
+    box2d_from_box3d,
+    box3d_corners,
+    project_to_image,
+    write_calib,
 )
 from bench.datasets.synthetic_kitti_render import render_view
 from bench.datasets.synthetic_kitti_scene import sample_scene
@@ -106,7 +110,7 @@ def _anno(rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
 
     if not rows:
         return empty_anno(with_score=False)
-    r2 = lambda v: np.round(np.asarray(v, dtype=np.float64), 2)  # noqa: E731 (KITTI precision)
+    r2 = lambda v: np.round(np.asarray(v, dtype=np.float64), 2)
     return {
         "name": np.array([r["name"] for r in rows], dtype=object),
         "truncated": r2([r["truncated"] for r in rows]),

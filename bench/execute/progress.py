@@ -14,7 +14,8 @@ from __future__ import annotations
 import sys
 import time
 from collections import defaultdict
-from typing import Any, Hashable, Sequence, TextIO
+from collections.abc import Hashable, Sequence
+from typing import Any, TextIO
 
 
 def _fmt_s(s: float) -> str:
@@ -131,8 +132,8 @@ class Progress:
         already = f" ({stored} already stored)" if stored else ""
         self._line(f"running {total} job(s){already}; starting workers ...")
         if self.stream.isatty():
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress
-            from rich.progress import TextColumn, TimeElapsedColumn
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import Progress as RichProgress
 
             self._bar = RichProgress(
                 TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

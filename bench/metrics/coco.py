@@ -12,8 +12,9 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from bench.errors import DatasetError
 from bench.metrics import MetricError

@@ -33,7 +33,7 @@ import numpy as np
 
 from bench.metrics import MetricError
 from bench.metrics.kitti_io import check_anno, label_dir_ids, read_label_dir
-from bench.metrics.kitti_iou import bev_parts, bev_iou_pairs, image_iou_pairs, iou_3d_pairs
+from bench.metrics.kitti_iou import bev_iou_pairs, bev_parts, image_iou_pairs, iou_3d_pairs
 from bench.types import MetricInfo
 
 CLASSES = ("Car", "Pedestrian", "Cyclist")

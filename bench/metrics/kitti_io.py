@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.ids import select_ids
 from bench.errors import DatasetError
+from bench.ids import select_ids
 from bench.metrics import MetricError
 
 GT_COLUMNS = 15

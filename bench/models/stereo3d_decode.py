@@ -17,10 +17,19 @@ import torch
 import torch.nn.functional as F
 
 from bench.datasets.kitti_calib import (
-    rotation_y_from_alpha, scale_projection, unproject, wrap_angle,
+    rotation_y_from_alpha,
+    scale_projection,
+    unproject,
+    wrap_angle,
 )
 from bench.models.stereo3d import (
-    CLASSES, HEAD_STRIDE, IMAGE_MEAN, IMAGE_STD, MEAN_DIMS, PAD_MULTIPLE, split_reg,
+    CLASSES,
+    HEAD_STRIDE,
+    IMAGE_MEAN,
+    IMAGE_STD,
+    MEAN_DIMS,
+    PAD_MULTIPLE,
+    split_reg,
 )
 
 NET_WIDTH = 621  # half of KITTI's 1242
@@ -62,7 +71,7 @@ def net_geometry(image_size: tuple[int, int], calib: dict[str, Any],
     sx, sy = nw / w, nh / h
     p2 = scale_projection(np.asarray(calib["P2"]), sx, sy)
     p3 = scale_projection(np.asarray(calib["P3"]), sx, sy)
-    pad = lambda n: -(-n // PAD_MULTIPLE) * PAD_MULTIPLE  # noqa: E731
+    pad = lambda n: -(-n // PAD_MULTIPLE) * PAD_MULTIPLE
     return NetGeometry((w, h), (nw, nh), (pad(nw), pad(nh)), p2, float(p2[0, 3] - p3[0, 3]))
 
 
@@ -103,7 +112,7 @@ def decode_detections(out: dict[str, torch.Tensor], geo: NetGeometry, score_thre
     scores, cls, rows, cols = scores[sel], cls[sel], rows[sel], cols[sel]
     if len(scores) == 0:
         return []
-    pick = lambda m: m[0][:, rows, cols].T.numpy().astype(np.float64)  # noqa: E731
+    pick = lambda m: m[0][:, rows, cols].T.numpy().astype(np.float64)
     box, off, ddisp = pick(reg["box2d"]), pick(reg["offset3d"]), pick(reg["disparity"])[:, 0]
     dims_log, orient = pick(reg["dims"]), pick(reg["orient"])
     scores = scores.numpy().astype(np.float64)
@@ -141,7 +150,7 @@ def detections_to_anno(dets: list[dict[str, Any]]) -> dict[str, np.ndarray]:
 
     if not dets:
         return empty_anno(with_score=True)
-    col = lambda key, dtype=np.float64: np.array([d[key] for d in dets], dtype=dtype)  # noqa: E731
+    col = lambda key, dtype=np.float64: np.array([d[key] for d in dets], dtype=dtype)
     return {
         "name": col("type", object), "truncated": col("truncated"),
         "occluded": col("occluded", np.int64), "alpha": col("alpha"),

@@ -18,7 +18,11 @@ from bench.report import content, failures, plots
 from bench.report.codec_info import PSNR_RGB_NOTE, codecs_table
 from bench.report.html_page import PageContent, render_page
 from bench.report.selection import (
-    appendix_metrics, bd_settings, is_pixel_metric, metric_unit, select_metrics,
+    appendix_metrics,
+    bd_settings,
+    is_pixel_metric,
+    metric_unit,
+    select_metrics,
 )
 from bench.report.sources import Curve, RunData, build_curves, load_run_data, run_data_from_store
 from bench.report.tables import Table, to_latex, to_markdown, write_csv

@@ -21,12 +21,12 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
-from bench.report.sources import Curve, scale_groups  # noqa: E402
-from bench.report.units import metric_label, metric_style, point_label  # noqa: E402
+from bench.report.sources import Curve, scale_groups
+from bench.report.units import metric_label, metric_style, point_label
 
 PLOT_FORMATS = ("png", "svg", "pdf")
 # Okabe-Ito colours (safe for colour-blind readers), then the tab10 ones.

@@ -7,8 +7,8 @@ import math
 from typing import Any
 
 from bench.analysis.bd import monotonic_mode
-from bench.analysis.curves import PIXEL_QUALITY, headline_metrics as default_headline
-from bench.analysis.curves import metric_names
+from bench.analysis.curves import PIXEL_QUALITY, metric_names
+from bench.analysis.curves import headline_metrics as default_headline
 from bench.report.sources import RunData
 
 _PIXEL_QUALITY = PIXEL_QUALITY

@@ -19,12 +19,21 @@ from __future__ import annotations
 import json
 import math
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from bench.errors import StoreError
 from bench.results.records import (
-    RATE_KEY, CodecDesc, ItemResult, Point, Stats, TaskDesc, Timing, effective_layers, rate_key,
+    RATE_KEY,
+    CodecDesc,
+    ItemResult,
+    Point,
+    Stats,
+    TaskDesc,
+    Timing,
+    effective_layers,
+    rate_key,
 )
 from bench.results.store import RunStore
 from bench.types import RatePoint

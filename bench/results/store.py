@@ -17,8 +17,9 @@ import os
 import socket
 import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from bench.errors import StoreError
 from bench.results.records import ItemResult, JobResult, Point

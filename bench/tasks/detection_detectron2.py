@@ -11,8 +11,9 @@ Split point "fpn": P2..P5; P6 is recomputed from P5 (detectron2's LastLevelMaxPo
 from __future__ import annotations
 
 import pickle
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -24,8 +25,8 @@ from bench.tasks.detection import (
     coco_image_id,
     padded_canvas,
     pick_device,
-    same_size_batches,
     resolve_category_map,
+    same_size_batches,
     to_coco_results,
 )
 from bench.types import Sample
@@ -46,8 +47,8 @@ _SAFE_GLOBALS = {
 def import_detectron2() -> Any:
     """The detectron2 package, or TaskError saying how to install it."""
     try:
-        import detectron2  # noqa: F401
-        import detectron2.modeling  # noqa: F401
+        import detectron2
+        import detectron2.modeling
     except ImportError as exc:
         raise TaskError(INSTALL_HINT) from exc
     return detectron2

@@ -8,8 +8,9 @@ labels are COCO category ids (torchvision's convention), so COCO2017 needs no
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 from bench.errors import TaskError
 from bench.tasks.detection import TorchvisionStyleTask

@@ -16,8 +16,9 @@ import subprocess
 import tempfile
 import time
 from abc import abstractmethod
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
-from typing import Any, ClassVar, Iterable
+from typing import Any, ClassVar
 
 import numpy as np
 

@@ -12,8 +12,9 @@ views, named "left/f0" ... "right/f2", float32 C x H x W (no batch axis).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 

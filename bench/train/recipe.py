@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -32,7 +32,7 @@ class OptimSpec(_Model):
     lr: float = Field(1e-4, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     aux_lr: float = Field(1e-3, gt=0)
-    clip: Optional[float] = Field(1.0, gt=0, description="gradient norm clip; null = none")
+    clip: float | None = Field(1.0, gt=0, description="gradient norm clip; null = none")
     schedule: Literal["constant", "step", "cosine", "cosine-full"] = Field(
         "constant", description="cosine: warm-up, then cosine to min_lr; cosine-full: cosine "
                                 "over all steps times the warm-up ramp")
@@ -56,9 +56,9 @@ class Recipe(_Model):
     log_every: int = Field(50, ge=1)
     eval_every: int = Field(0, ge=0, description="0 = evaluate only at the end")
     checkpoint_every: int = Field(200, ge=1)
-    work_dir: Optional[str] = Field(None, description="resume state; default runs/train/<name>")
+    work_dir: str | None = Field(None, description="resume state; default runs/train/<name>")
     out: str = Field(..., description="the exported weights file")
-    card: Optional[str] = Field(None, description="the model card to write (Markdown)")
+    card: str | None = Field(None, description="the model card to write (Markdown)")
 
     def work_path(self) -> Path:
         return Path(self.work_dir) if self.work_dir else Path("runs") / "train" / self.name

@@ -49,7 +49,7 @@ def augment(pair: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """(B, 2, 3, H, W) uint8 -> float in [0, 1] with brightness, contrast, gain and blur jitter."""
     x = pair.float() / 255.0
     b = x.shape[0]
-    rnd = lambda *shape: torch.rand(*shape, generator=gen)  # noqa: E731
+    rnd = lambda *shape: torch.rand(*shape, generator=gen)
     bright = 0.75 + 0.5 * rnd(b, 1, 1, 1, 1)
     contrast = 0.8 + 0.4 * rnd(b, 1, 1, 1, 1)
     gain = 1.0 + 0.06 * (rnd(b, 2, 3, 1, 1) - 0.5)

@@ -11,7 +11,13 @@ from scipy.interpolate import Akima1DInterpolator, PchipInterpolator
 from typer.testing import CliRunner
 
 from bench.analysis.bd import (
-    BDResult, bd_compare, bd_from_csv, bd_quality, bd_rate, monotonic_mode, read_curve_csv,
+    BDResult,
+    bd_compare,
+    bd_from_csv,
+    bd_quality,
+    bd_rate,
+    monotonic_mode,
+    read_curve_csv,
 )
 from bench.errors import AnalysisError
 

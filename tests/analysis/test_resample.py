@@ -5,7 +5,9 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from bench.analysis.resample import (
-    CocoResampler, coco_resampled_reference, resampled_ground_truth,
+    CocoResampler,
+    coco_resampled_reference,
+    resampled_ground_truth,
 )
 from bench.metrics.coco import coco_evaluate
 

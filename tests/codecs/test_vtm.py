@@ -266,8 +266,8 @@ def test_feature_anchor_vtm_inner_plumbing_against_the_double(vtm_double):
 def run_anchor_through_the_harness(bin_dir, tmp_path):
     """Run anchors/vcm-image-vtm.yaml (bin_dir given in the spec) on 3 odd-sized images."""
     from bench.execute.runner import run_spec
-    from bench.spec import validate_spec
     from bench.results.store import RunStore
+    from bench.spec import validate_spec
 
     spec = validate_spec({
         "name": "vtm-anchor",

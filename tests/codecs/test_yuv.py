@@ -5,8 +5,16 @@ import pytest
 
 from bench.codecs.ffmpeg_bin import ffmpeg_exe
 from bench.codecs.yuv import (
-    read_y4m, read_yuv400, read_yuv420, restore_size, rgb_to_yuv420, scale_filter,
-    scaled_size, upshift, write_yuv, yuv420_to_rgb,
+    read_y4m,
+    read_yuv400,
+    read_yuv420,
+    restore_size,
+    rgb_to_yuv420,
+    scale_filter,
+    scaled_size,
+    upshift,
+    write_yuv,
+    yuv420_to_rgb,
 )
 from bench.errors import CodecError
 

@@ -2,9 +2,18 @@ import numpy as np
 import pytest
 
 from bench.datasets.kitti_calib import (
-    alpha_from_rotation_y, box2d_from_box3d, box3d_corners, format_calib, parse_calib,
-    project_to_image, read_calib, rotation_y_from_alpha, scale_projection, stereo_baseline,
-    unproject, velo_to_rect,
+    alpha_from_rotation_y,
+    box2d_from_box3d,
+    box3d_corners,
+    format_calib,
+    parse_calib,
+    project_to_image,
+    read_calib,
+    rotation_y_from_alpha,
+    scale_projection,
+    stereo_baseline,
+    unproject,
+    velo_to_rect,
 )
 from bench.errors import DatasetError
 

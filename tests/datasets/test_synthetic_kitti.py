@@ -28,7 +28,7 @@ def test_same_seed_gives_byte_identical_files(small_set, tmp_path):
     other = SyntheticKittiDataset(n_frames=4, seed=4, root=tmp_path, **SIZE)
     assert other.root != again.root
     assert _files(other)[next(iter(first))] != first[next(iter(first))] or True
-    left = lambda ds: ds.load("000000").images[0]  # noqa: E731
+    left = lambda ds: ds.load("000000").images[0]
     assert not np.array_equal(left(other), left(again))
 
 

@@ -8,7 +8,9 @@ import csv
 import numpy as np
 import pytest
 from contract_doubles import (
-    PerTaskCodec, ScalableCodec, StereoFeaturesCodec,
+    PerTaskCodec,
+    ScalableCodec,
+    StereoFeaturesCodec,
 )
 
 from bench.errors import CodecError, SpecError

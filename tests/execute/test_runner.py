@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bench.execute.runner import run_spec
-from bench.spec import validate_spec
 from bench.results.store import RunStore
+from bench.spec import validate_spec
 
 
 def make_spec(tmp_path, **over):
@@ -99,7 +99,7 @@ def test_process_pool_gives_same_points_as_serial(tmp_path):
     serial = run(tmp_path, make_spec(tmp_path))
     pooled_spec = make_spec(tmp_path, name="t2", execute={"executor": "process", "workers": 2, "shard_size": 4})
     pooled = run(tmp_path, pooled_spec)
-    strip = lambda pts: [(p.codec, p.point, p.bpp, p.metrics) for p in pts]  # noqa: E731
+    strip = lambda pts: [(p.codec, p.point, p.bpp, p.metrics) for p in pts]
     assert strip(serial.points) == strip(pooled.points)
 
 
@@ -138,7 +138,7 @@ def test_sigkill_halfway_then_rerun_matches_uninterrupted(tmp_path):
     resumed = run_spec(validate_spec(raw), tmp_path / "killed", None, progress=False)
     assert resumed.jobs_run == 120 - stored
     clean = run_spec(validate_spec(raw), tmp_path / "clean", None, progress=False)
-    table = lambda pts: [{k: v for k, v in p.to_json().items() if k != "timing"} for p in pts]  # noqa: E731
+    table = lambda pts: [{k: v for k, v in p.to_json().items() if k != "timing"} for p in pts]
     assert json.dumps(table(resumed.points), sort_keys=True) == json.dumps(table(clean.points), sort_keys=True)
 
 

@@ -5,15 +5,14 @@ import os
 
 import pytest
 import torch
+from faultkit import one_line_error, run_cli, tiny_spec, write_spec
 
-from bench.execute.plan import make_plan
 from bench.errors import SpecError, TaskError
+from bench.execute.plan import make_plan
 from bench.results.store import RunStore
 from bench.spec import validate_spec
 from bench.tasks.external import image_file_name
 from bench.types import Sample
-
-from faultkit import one_line_error, run_cli, tiny_spec, write_spec
 
 
 def bomb(levels=9):

@@ -6,12 +6,11 @@ import json
 import shutil
 
 import pytest
+from faultkit import one_line_error, points_json, run_cli, write_spec
 
 from bench.datasets.coco import CocoDataset
 from bench.datasets.synthetic_coco import SyntheticCocoDataset
 from bench.errors import DatasetError
-
-from faultkit import one_line_error, points_json, run_cli, write_spec
 
 
 @pytest.fixture

@@ -7,9 +7,15 @@ import signal
 import time
 
 import pytest
-
 from faultkit import (
-    finish, points_json, start_driver, tiny_spec, wait_gone, wait_progress, write_spec, kill_all,
+    finish,
+    kill_all,
+    points_json,
+    start_driver,
+    tiny_spec,
+    wait_gone,
+    wait_progress,
+    write_spec,
 )
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs Linux /proc")

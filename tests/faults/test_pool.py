@@ -1,12 +1,12 @@
 """A worker process that dies (killed, out of memory, a crash in native code) does not
 abort the run: the pool restarts, the lost jobs run again, the rest finishes."""
 
+from faultkit import tiny_spec
+
 from bench.execute.runner import run_spec
 from bench.report.failures import collect_failures
 from bench.results.store import RunStore
 from bench.spec import validate_spec
-
-from faultkit import tiny_spec
 
 
 def run(tmp_path, codecs, name):

@@ -5,15 +5,14 @@ import sys
 import time
 
 import pytest
+from fault_codecs import HANG_SCRIPT
+from faultkit import kill_all, tiny_spec, wait_gone
 
 from bench.codecs.vtm import run_logged
 from bench.errors import CodecError, TaskError
 from bench.execute.runner import run_spec
 from bench.spec import validate_spec
 from bench.tasks.external import ExternalCocoTask
-
-from fault_codecs import HANG_SCRIPT
-from faultkit import kill_all, tiny_spec, wait_gone
 
 
 def grandchildren(pid_file, timeout=20):

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from faultkit import ROOT, env, points_json, run_cli, tiny_spec, write_spec
 
 from bench.cli import run_main
 from bench.results.store import RunStore
-
-from faultkit import ROOT, env, points_json, run_cli, tiny_spec, write_spec
 
 
 def unshare_works() -> bool:

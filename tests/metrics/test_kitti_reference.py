@@ -170,8 +170,8 @@ def reference_ap(gts, dts, cls, d, metric, m):
 
 def reference_result(gts, dts, cls, d, metric, m):
     prec, aos = reference_ap(gts, dts, cls, d, metric, m)
-    r40 = lambda c: sum(c[1:]) / 40 * 100  # noqa: E731
-    r11 = lambda c: sum(c[::4]) / 11 * 100  # noqa: E731
+    r40 = lambda c: sum(c[1:]) / 40 * 100
+    r11 = lambda c: sum(c[::4]) / 11 * 100
     return {"R40": r40(prec), "R11": r11(prec)}, {"R40": r40(aos), "R11": r11(aos)}
 
 

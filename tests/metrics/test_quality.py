@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 
 from bench.metrics.quality import (
-    MS_SSIM_WEIGHTS, PSNR_CAP_DB, ms_ssim, ms_ssim_scales, pixel_quality, psnr_rgb, psnr_y,
+    MS_SSIM_WEIGHTS,
+    PSNR_CAP_DB,
+    ms_ssim,
+    ms_ssim_scales,
+    pixel_quality,
+    psnr_rgb,
+    psnr_y,
     quality_metric_infos,
 )
 

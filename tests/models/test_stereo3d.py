@@ -5,11 +5,15 @@ import torch
 from bench.datasets.synthetic_kitti import SyntheticKittiDataset
 from bench.models.stereo3d import build_model, correlation_volume
 from bench.models.stereo3d_decode import (
-    anno_to_detections, decode_detections, detections_to_anno, image_tensor, net_geometry,
+    anno_to_detections,
+    decode_detections,
+    detections_to_anno,
+    image_tensor,
+    net_geometry,
 )
 from bench.models.stereo3d_targets import build_targets, collate, detector_losses, gaussian_radius
-from bench.train.stereo3d import save_weights
 from bench.tasks.stereo3d import load_stereo3d
+from bench.train.stereo3d import save_weights
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bench.execute.runner import run_spec
-from bench.spec import validate_spec
 from bench.results.store import RunStore
+from bench.spec import validate_spec
 
 
 def tiny_spec(root, name="t", **over):

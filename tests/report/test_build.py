@@ -6,12 +6,12 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from bench.results.curves import export_curves, write_curves
 from bench.cli import app
 from bench.errors import SpecError
 from bench.report import REPORT_FORMATS, report_runs, write_report, write_run_report
 from bench.report.build import parse_formats
 from bench.report.sources import run_data_from_store
+from bench.results.curves import export_curves, write_curves
 
 
 def test_all_formats(tiny_store, tmp_path):
@@ -41,7 +41,7 @@ def test_bd_csv_matches_the_bd_maths(tiny_store, tmp_path):
     assert {r["metric"] for r in rows} == {"psnr_y"}  # the headline metric
     qb = next(r for r in rows if r["codec"] == "qb" and r["metric"] == "psnr_y")
     pts = load_points(tiny_store)
-    curve = lambda c: sorted((p.bpp, p.metrics["psnr_y"]) for p in pts if p.codec == c)  # noqa: E731
+    curve = lambda c: sorted((p.bpp, p.metrics["psnr_y"]) for p in pts if p.codec == c)
     a, t = curve("qa"), curve("qb")
     ref = bd_rate([x for x, _ in a], [y for _, y in a], [x for x, _ in t], [y for _, y in t])
     assert float(qb["BD-rate (%)"]) == pytest.approx(ref.bd_rate_percent, rel=1e-12)

@@ -5,11 +5,16 @@ import dataclasses
 import pytest
 
 from bench.report.content import (
-    bd_rows, bd_table_data, mpeg_tables, points_table_data, short_reason, timing_table_data,
+    bd_rows,
+    bd_table_data,
+    mpeg_tables,
+    points_table_data,
+    short_reason,
+    timing_table_data,
 )
 from bench.report.selection import appendix_metrics, headline_metrics, is_accuracy, select_metrics
-from bench.report.tables import Est, Marked
 from bench.report.sources import build_curves
+from bench.report.tables import Est, Marked
 
 from .helpers import detection_points, hand_run, point
 

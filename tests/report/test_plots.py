@@ -1,9 +1,9 @@
 """RD plots: colours kept across plots, anchors dashed, uncompressed line, incomplete marks."""
 
-import matplotlib.colors as mcolors
-import numpy as np
 import dataclasses
 
+import matplotlib.colors as mcolors
+import numpy as np
 import pytest
 
 from bench.report import plots

@@ -4,7 +4,16 @@ import csv
 import math
 
 from bench.report.tables import (
-    Column, Est, Marked, Span, Table, cell_text, tex_escape, to_html, to_latex, to_markdown,
+    Column,
+    Est,
+    Marked,
+    Span,
+    Table,
+    cell_text,
+    tex_escape,
+    to_html,
+    to_latex,
+    to_markdown,
     write_csv,
 )
 

@@ -8,7 +8,11 @@ import pytest
 from bench.errors import StoreError
 from bench.execute.runner import run_spec
 from bench.results.curves import (
-    CURVES_SCHEMA_VERSION, curves_of, export_run, load_curves, write_curves,
+    CURVES_SCHEMA_VERSION,
+    curves_of,
+    export_run,
+    load_curves,
+    write_curves,
 )
 from bench.results.points import load_points
 from bench.results.store import RunStore

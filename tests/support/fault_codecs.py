@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from fake_codecs import QuantZlibCodec
 
 from bench.codecs.base import CodecConfig, ExternalCodec
 from bench.types import Bitstream, RatePoint
-from fake_codecs import QuantZlibCodec
 
 
 class SlowConfig(CodecConfig):

@@ -44,7 +44,7 @@ def test_maskrcnn_split_consistency_and_coco_labels(mask_weights):
     assert feats["p2"].shape == (256, 32, 40)  # 128x160 resized input, padded to 128x160
     split = task.head(feats, sample, "fpn")
     assert len(direct) == len(split) > 0  # labels of unused COCO ids ("N/A") are dropped
-    key = lambda d: (-d["score"], d["category_id"])  # noqa: E731
+    key = lambda d: (-d["score"], d["category_id"])
     for a, b in zip(sorted(direct, key=key), sorted(split, key=key)):
         assert a["category_id"] == b["category_id"]
         assert np.allclose(a["bbox"], b["bbox"], atol=1e-3) and abs(a["score"] - b["score"]) < 1e-5

@@ -9,8 +9,8 @@ from bench.errors import TaskError
 from bench.metrics.kitti import flatten_kitti, kitti_evaluate
 from bench.models.stereo3d import build_model
 from bench.models.stereo3d_decode import anno_to_detections, detections_to_anno
-from bench.train.stereo3d import save_weights
 from bench.tasks.stereo3d import DEFAULT_WEIGHTS, KittiEvaluator, Stereo3DTask
+from bench.train.stereo3d import save_weights
 from bench.types import Sample
 
 

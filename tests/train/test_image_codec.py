@@ -37,7 +37,7 @@ BASELINE = {"type": "learned-baseline", "kwargs": {"N": 8, "M": 12}}
 
 
 def test_variable_rate_run_resumes_exactly_and_exports(tmp_path):
-    quiet = lambda s: None  # noqa: E731
+    quiet = lambda s: None
     one = train(recipe(tmp_path / "a", BASELINE, [0.003, 0.03]), log=quiet)
     path = recipe(tmp_path / "b", BASELINE, [0.003, 0.03])
     train(path, steps=2, log=quiet)

@@ -21,6 +21,14 @@ from bench.models.mfcnet.config import (
 from bench.models.mfcnet.model import MfcNet, count_parameters
 
 __all__ = [
-    "LEVELS", "VARIANTS", "FineNetSpec", "MfcNetConfig", "PathSpec", "MfcNet",
-    "build_config", "count_parameters", "paper_config", "small_config",
+    "LEVELS",
+    "VARIANTS",
+    "FineNetSpec",
+    "MfcNet",
+    "MfcNetConfig",
+    "PathSpec",
+    "build_config",
+    "count_parameters",
+    "paper_config",
+    "small_config",
 ]

@@ -9,8 +9,6 @@ affine parameters, 7x7 input and output convolutions, Tanh output).
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
-
 from compressai.layers import (
     MaskedConv2d,
     ResidualBlock,
@@ -19,6 +17,7 @@ from compressai.layers import (
     conv3x3,
     subpel_conv3x3,
 )
+from torch import Tensor, nn
 
 
 def analysis(in_ch: int, N: int, M: int, down: tuple[int, ...]) -> nn.Sequential:

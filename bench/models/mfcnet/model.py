@@ -8,12 +8,12 @@ max-pool(P5), recomputed by the task head or `p6_from_p5`).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
-from torch import Tensor, nn
-
 from compressai.models import CompressionModel
+from torch import Tensor, nn
 
 from bench.models.mfcnet.config import LEVELS, MfcNetConfig
 from bench.models.mfcnet.finenet import FineNet

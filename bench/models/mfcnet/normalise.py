@@ -9,7 +9,7 @@ and encoder and decoder use the very same numbers.
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import torch

@@ -13,11 +13,10 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
-
 from compressai.ans import BufferedRansEncoder, RansDecoder
 from compressai.models import JointAutoregressiveHierarchicalPriors
 from compressai.ops import quantize_ste
+from torch import Tensor
 
 from bench.models.mfcnet.config import PathSpec
 from bench.models.mfcnet.layers import (

@@ -23,7 +23,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from bench.errors import SpecError
 from bench.train.program import TrainProgram
 
-
 # The parameters `module_lr_scale` applies to: the four modules' own networks and ELIC's
 # channel context (which CI-CTX widens). The baseline has the channel context too, so
 # the rule treats every configuration alike.

@@ -25,6 +25,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+
 def _replace_p2(model: Any, feats: dict[str, Any], kind: str) -> dict[str, Any]:
     from bench.models.mfcnet.normalise import denormalise, joint_range, normalise
 
