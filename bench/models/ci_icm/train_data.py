@@ -16,6 +16,9 @@ MIN_PIXELS = 16  # an instance smaller than this in the crop is dropped
 class CropSampler:
     """Random square crops (with horizontal flips) of a COCO-format set.
 
+    An image smaller than the crop is zero-padded at the bottom and right (COCO has
+    images under 512 px on a side).
+
     An instance is kept in a crop when at least `min_visible` of its visible pixels
     (and `MIN_PIXELS`) fall inside; its box is the extent of its mask in the crop.
 
@@ -39,11 +42,9 @@ class CropSampler:
         image = self.dataset.load(item_id).image
         h, w = image.shape[:2]
         s = self.crop
-        if h < s or w < s:
-            raise ValueError(f"image {item_id} ({w}x{h}) is smaller than the {s}px crop")
-        top, left = int(rng.integers(0, h - s + 1)), int(rng.integers(0, w - s + 1))
+        top, left = int(rng.integers(0, max(h - s, 0) + 1)), int(rng.integers(0, max(w - s, 0) + 1))
         flip = bool(rng.random() < 0.5)
-        patch = image[top:top + s, left:left + s]
+        patch = _pad_to(image[top:top + s, left:left + s], s)
         masks, labels = self._masks(item_id, top, left)
         if flip:
             patch, masks = patch[:, ::-1], masks[:, :, ::-1]
@@ -57,7 +58,7 @@ class CropSampler:
         kept, labels = [], []
         for ann in anns:
             full = coco.annToMask(ann)
-            part = full[top:top + s, left:left + s]
+            part = _pad_to(full[top:top + s, left:left + s], s)
             area = int(part.sum())
             if area >= max(MIN_PIXELS, self.min_visible * int(full.sum())):
                 kept.append(part)
@@ -70,6 +71,15 @@ class CropSampler:
         picks = rng.integers(0, len(self.ids), size=size)
         items = [self.item(self.ids[int(i)], rng) for i in picks]
         return torch.stack([x for x, _ in items]), [t for _, t in items]
+
+
+def _pad_to(array: np.ndarray, size: int) -> np.ndarray:
+    """Zero padding (bottom, right) of an image or mask smaller than the crop."""
+    pad_h, pad_w = size - array.shape[0], size - array.shape[1]
+    if pad_h <= 0 and pad_w <= 0:
+        return array
+    widths = [(0, max(pad_h, 0)), (0, max(pad_w, 0))] + [(0, 0)] * (array.ndim - 2)
+    return np.pad(array, widths)
 
 
 def target_from_masks(masks: np.ndarray, labels: list[int]) -> dict[str, Tensor]:

@@ -9,6 +9,12 @@ plus, with CIG, order_weight * L_order + importance_weight * ||w / sum w - I||^2
 Taylor saliency of the distortion w.r.t. the decoded latent). One rate level (and its
 lambda) is drawn per batch; the model is variable-rate (lambda-conditioned gains).
 Evaluation codes held-out images for real through the `ci-icm` codec.
+
+Each task has its own frozen network (`task_networks`, any registered torchvision-style
+detection task; default: the built-in Mask R-CNN for both) and the data can be any
+COCO-format set (`train_dataset`, `val_dataset`; default: synthetic-coco), so the `paper`
+configuration trains on COCO against torchvision's Faster and Mask R-CNN
+(bench/train/recipes/ci-icm-paper*.yaml; ci_icm_nets.py).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bench.errors import SpecError
 from bench.train.program import TrainProgram
+from bench.train.programs.ci_icm_nets import Ref
 
 # The parameters `module_lr_scale` applies to: the four modules' own networks and ELIC's
 # channel context (which CI-CTX widens). The baseline has the channel context too, so
@@ -54,7 +61,15 @@ class CiIcmKwargs(BaseModel):
     val_images: int = Field(48, ge=1, description="size of the synthetic-coco val set")
     eval_levels: list[float] | None = None
     data_root: str = "datasets"
-    detector: str | None = Field(None, description="detector weights (default: committed)")
+    detector: str | None = Field(None, description="built-in detector weights (default: "
+                                 "committed), for tasks not in task_networks")
+    task_networks: dict[str, Ref] = Field(
+        default_factory=dict, description="per task (detection, segmentation): a registered "
+        "detection task whose frozen network gives D_t and scores the evaluation")
+    train_dataset: Ref | None = Field(None, description="a COCO-format dataset to train on "
+                                      "(default: synthetic-coco train, train_images)")
+    val_dataset: Ref | None = Field(None, description="the evaluation set (default: "
+                                    "synthetic-coco val, val_images)")
 
 
 class CiIcmProgram(TrainProgram):
@@ -68,11 +83,10 @@ class CiIcmProgram(TrainProgram):
     # ---------------------------------------------------------------- set-up
 
     def setup(self) -> None:
-        from bench.datasets.synthetic_coco import SyntheticCocoDataset
         from bench.models.ci_icm import CiIcm, get_config
         from bench.models.ci_icm.importance import ImportanceTarget
-        from bench.models.ci_icm.train_data import CropSampler, detector_labels
-        from bench.models.detector import load_detector
+        from bench.models.ci_icm.train_data import CropSampler
+        from bench.train.programs.ci_icm_nets import build_dataset
 
         o = self.opts
         unknown = set(o.modules) - {"cig", "fcgs", "ci_ctx", "tsca"}
@@ -85,17 +99,32 @@ class CiIcmProgram(TrainProgram):
         self.model = CiIcm(self.config).to(self.device)
         self.init_report = self._load_init() if o.init else None
         self.target = ImportanceTarget(self.config.M).to(self.device) if self.config.cig else None
-        detector, meta = load_detector(o.detector)
-        self.detector = None
-        if o.stage == "task":
-            from bench.models.ci_icm.train_loss import FrozenDetector
-
-            self.detector = FrozenDetector(detector).to(self.device)
-        train = SyntheticCocoDataset(n_images=o.train_images, split="train", seed=0,
-                                     root=o.data_root)
-        self.sampler = CropSampler(train, o.crop, detector_labels(meta))
+        self.nets = self._task_networks()
+        self.frozen = self._frozen_networks() if o.stage == "task" else {}
+        train = build_dataset(o.train_dataset, {"n_images": o.train_images, "split": "train",
+                                                "seed": 0, "root": o.data_root})
+        # targets carry dataset category ids; _distortion relabels them per network
+        self.sampler = CropSampler(train, o.crop, {c: c for c in train.category_ids()})
         self.rng = np.random.default_rng(self.recipe.seed)
         self.lambdas = torch.tensor(o.lambdas)
+
+    def _task_networks(self) -> dict[str, Any]:
+        from bench.train.programs.ci_icm_nets import build_task_networks
+
+        return build_task_networks(self.opts.task_networks, self.config.tasks, self.device,
+                                   self.opts.detector)
+
+    def _frozen_networks(self) -> dict[str, tuple[Any, dict[int, int]]]:
+        """{task: (frozen network, category id -> label)}; one FrozenDetector per network."""
+        from bench.models.ci_icm.train_loss import FrozenDetector
+        from bench.train.programs.ci_icm_nets import category_to_label
+
+        by_net: dict[int, tuple[Any, dict[int, int]]] = {}
+        for net in self.nets.values():
+            if id(net) not in by_net:
+                by_net[id(net)] = (FrozenDetector(net.model).to(self.device),
+                                   category_to_label(net))
+        return {task: by_net[id(net)] for task, net in self.nets.items()}
 
     def _load_init(self) -> dict[str, list[str]]:
         from bench.checkpoint import load_checkpoint
@@ -104,7 +133,12 @@ class CiIcmProgram(TrainProgram):
         doc = load_checkpoint(Path(self.opts.init))
         state = doc.get("state_dict", doc) if isinstance(doc, dict) else doc
         state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
-        return load_compatible(self.model, state)
+        try:
+            return load_compatible(self.model, state)
+        except ValueError as exc:
+            raise SpecError(f"ci-icm: init {self.opts.init!r} does not fit this network "
+                            f"({exc}); the init must have the same config and as many rate "
+                            "levels as `lambdas`") from None
 
     def modules(self) -> dict[str, Any]:
         mods = {"model": self.model}
@@ -171,20 +205,22 @@ class CiIcmProgram(TrainProgram):
     def _distortion(self, x_hat: Any, x: Any, targets: list[dict], task: str
                     ) -> tuple[Any, dict[str, float]]:
         from bench.models.ci_icm.train_loss import feature_mse, psnr, task_loss
+        from bench.train.programs.ci_icm_nets import relabel
 
         o = self.opts
         mse = torch.mean((x_hat - x) ** 2)
         logs = {"psnr": psnr(mse.item())}
         if o.stage == "mse":
             return 255.0 ** 2 * mse, logs
+        frozen, labels = self.frozen[task]
         with torch.no_grad():
-            ref = self.detector.features(x)
-        feats = self.detector.features(x_hat)
+            ref = frozen.features(x)
+        feats = frozen.features(x_hat)
         feat = feature_mse(feats, ref).mean()
         dist = o.feature_scale * feat + o.pixel_weight * 255.0 ** 2 * mse
         logs["feat"] = feat.item()
         if o.gt_weight:
-            gt = task_loss(self.detector.losses(x_hat, feats, targets), task)
+            gt = task_loss(frozen.losses(x_hat, feats, relabel(targets, labels)), task)
             dist = dist + o.gt_weight * gt
             logs[f"gt_{task[:3]}"] = gt.item()
         return dist, logs
@@ -194,47 +230,49 @@ class CiIcmProgram(TrainProgram):
     def evaluate(self) -> dict[str, float]:
         """Real coding of held-out images at the evaluation levels: bpp, PSNR, bbox/segm AP."""
         from bench.codecs.ci_icm import CiIcmCodec
-        from bench.datasets.synthetic_coco import SyntheticCocoDataset
-        from bench.tasks.detection import DetectionTask
+        from bench.tasks.detection import CocoDetectionEvaluator
+        from bench.train.programs.ci_icm_nets import TASK_IOU, build_dataset
         from bench.types import RatePoint
 
         o = self.opts
         self.model.update(force=True)
         codec = CiIcmCodec(device=self.device)
         codec.attach_model(self.model)
-        val = SyntheticCocoDataset(n_images=o.val_images, split="val", seed=0, root=o.data_root,
-                                   limit=o.eval_images)
+        val = build_dataset(o.val_dataset, {"n_images": o.val_images, "split": "val",
+                                            "seed": 0, "root": o.data_root}, o.eval_images)
         samples = [val.load(i) for i in val.ids()]
-        task = DetectionTask(weights=o.detector, device=self.device)
-        evaluator = task.evaluator(val)
+        evaluators = {t: CocoDetectionEvaluator(val, [TASK_IOU[t]]) for t in self.nets}
         levels = o.eval_levels if o.eval_levels is not None else range(len(o.lambdas))
         result: dict[str, float] = {}
         for level in levels:
-            result.update(self._evaluate_level(codec, RatePoint("level", level), samples, task,
-                                               evaluator))
+            result.update(self._evaluate_level(codec, RatePoint("level", level), samples,
+                                               evaluators))
         return result
 
-    def _evaluate_level(self, codec: Any, point: Any, samples: list, task: Any,
-                        evaluator: Any) -> dict[str, float]:
+    def _evaluate_level(self, codec: Any, point: Any, samples: list,
+                        evaluators: dict[str, Any]) -> dict[str, float]:
+        """One level: each task's network scores the output decoded for that task."""
         from bench.models.ci_icm.train_loss import psnr
+        from bench.train.programs.ci_icm_nets import TASK_IOU
 
         bits = pixels = 0
         sq_err = 0.0
-        preds: dict[str, dict] = {"detection": {}, "segmentation": {}}
+        preds: dict[str, dict] = {t: {} for t in self.nets}
         for s in samples:
             bs = codec.encode(s.image, point)
             bits += bs.bits
             pixels += s.pixels
             plain = codec.decode(bs, target=None).astype(np.float64)
             sq_err += float(((plain - s.image) ** 2).sum())
-            for target, by_id in preds.items():
-                by_id[s.id] = task.predict(s.with_images((codec.decode(bs, target=target),)))
+            for task, by_id in preds.items():
+                decoded = codec.decode(bs, target=task)
+                by_id[s.id] = self.nets[task].predict(s.with_images((decoded,)))
         tag = f"L{point.value:g}"
-        det = evaluator.evaluate(preds["detection"])
-        seg = evaluator.evaluate(preds["segmentation"])
-        return {f"{tag}/bpp": bits / pixels,
-                f"{tag}/psnr": psnr(sq_err / (3 * pixels) / 255.0 ** 2),
-                f"{tag}/bbox_AP": det["bbox/AP"], f"{tag}/segm_AP": seg["segm/AP"]}
+        out = {f"{tag}/bpp": bits / pixels, f"{tag}/psnr": psnr(sq_err / (3 * pixels) / 255.0 ** 2)}
+        for task, by_id in preds.items():
+            iou = TASK_IOU[task]
+            out[f"{tag}/{iou}_AP"] = evaluators[task].evaluate(by_id)[f"{iou}/AP"]
+        return out
 
     # ---------------------------------------------------------------- export
 
