@@ -39,11 +39,13 @@ def parse_log(text: str) -> dict[int, dict[str, float]]:
 
 
 def paired(a: dict[int, dict[str, float]], b: dict[int, dict[str, float]],
-           after: int = 0) -> list[dict[str, float | str | int]]:
-    """Per key logged in both runs: mean and standard error of the window-wise difference."""
-    steps = sorted(s for s in set(a) & set(b) if s > after)
+           after: int = 0, until: int | None = None) -> list[dict[str, float | str | int]]:
+    """Per key logged in both runs: mean and standard error of the window-wise difference
+    over the windows ending in (after, until]."""
+    last = until if until is not None else max([*a, *b, 0])
+    steps = sorted(s for s in set(a) & set(b) if after < s <= last)
     if not steps:
-        raise BenchError(f"the two logs share no logged step after step {after}")
+        raise BenchError(f"the two logs share no logged step in ({after}, {last}]")
     keys = [k for k in a[steps[0]] if k in b[steps[0]] and k not in SKIP_KEYS]
     rows = []
     for key in keys:
@@ -66,8 +68,10 @@ def _diff(key: str, va: float | None, vb: float | None) -> float | None:
     return None if vb == 0 else 100.0 * (va / vb - 1.0)
 
 
-def format_rows(rows: list[dict], name_a: str, name_b: str, after: int) -> str:
-    head = (f"{name_a} against {name_b}, logged windows after step {after} "
+def format_rows(rows: list[dict], name_a: str, name_b: str, after: int,
+                until: int | None = None) -> str:
+    span = f"after step {after}" + ("" if until is None else f" up to step {until}")
+    head = (f"{name_a} against {name_b}, logged windows {span} "
             "(A/B - 1 in %, A - B in dB; +- one standard error)\n\n"
             "| key | difference | windows |\n|---|---:|---:|\n")
     body = "".join(f"| {r['key']} | {r['mean']:+.2f} {r['unit']} +- {r['se']:.2f} | "
@@ -81,14 +85,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("log_a", type=Path, help="the run under test (text log)")
     ap.add_argument("log_b", type=Path, help="the run it is compared with")
     ap.add_argument("--after", type=int, default=0, help="use windows after this step")
+    ap.add_argument("--until", type=int, default=None, help="and up to this step")
     args = ap.parse_args(argv)
     try:
         logs = [parse_log(_read(p)) for p in (args.log_a, args.log_b)]
-        rows = paired(*logs, after=args.after)
+        rows = paired(*logs, after=args.after, until=args.until)
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(format_rows(rows, args.log_a.stem, args.log_b.stem, args.after), end="")
+    print(format_rows(rows, args.log_a.stem, args.log_b.stem, args.after, args.until), end="")
     return 0
 
 

@@ -35,10 +35,13 @@ def test_paired_differences_are_window_means_with_standard_errors():
     assert rows["psnr"]["unit"] == "dB" and rows["psnr"]["mean"] == 0.0
     after = {r["key"]: r for r in paired(parse_log(A), parse_log(B), after=100)}
     assert after["loss"]["windows"] == 2 and after["loss"]["mean"] == pytest.approx(10.0)
+    first = {r["key"]: r for r in paired(parse_log(A), parse_log(B), until=200)}
+    assert first["loss"]["windows"] == 2 and first["loss"]["mean"] == pytest.approx(15.0)
+    assert paired(parse_log(A), parse_log(B), after=100, until=200) == []  # one window
 
 
 def test_logs_without_common_steps_are_an_error():
-    with pytest.raises(BenchError, match="after step 300"):
+    with pytest.raises(BenchError, match=r"in \(300, 300\]"):
         paired(parse_log(A), parse_log(B), after=300)
 
 
