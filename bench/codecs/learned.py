@@ -280,6 +280,10 @@ class LearnedCodec(Codec):
             self._models[key] = model.to(self.device)
         return self._models[key]
 
+    def parameter_count(self, point: RatePoint) -> int:
+        """The parameters of the network that codes `point` (its whole model, every branch)."""
+        return sum(p.numel() for p in self.model_for(point).parameters())
+
     def use_model(self, point: RatePoint, model: Any) -> None:
         """Code `point` with an in-memory model (training evaluation, tests): no checkpoint."""
         self._models[self.model_key(point)] = model

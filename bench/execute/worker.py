@@ -236,6 +236,9 @@ def _encode(s: Setup, sample: Sample, rec: ItemResult, keep: bool) -> list[Bitst
         streams.append(bs)
     if t.gpu_ms is not None:
         rec.timing["encode_gpu_ms"] = gpu
+    count = getattr(s.codec, "parameter_count", None)
+    if callable(count):
+        rec.timing["parameters"] = int(count(s.point))
     return streams
 
 

@@ -172,6 +172,9 @@ def timing_table_data(runs: list[RunData], curves: list[Curve]) -> Table:
     )
     detail = [k for k in DETAIL_KEYS if any(k in t.detail for run in runs for t in run.timing)]
     table.columns[-2:-2] = [Column(_detail_name(k), ".3f", "r") for k in detail]
+    counted = any(t.parameters for run in runs for t in run.timing)
+    if counted:
+        table.columns.append(Column("parameters", align="r"))
     label_of = {(c.run_index, c.codec): c.label for c in curves}
     for index, run in enumerate(runs):
         for t in run.timing:
@@ -182,11 +185,24 @@ def timing_table_data(runs: list[RunData], curves: list[Curve]) -> Table:
                 + [_mean(t.encode_gpu_ms.get("median")), _mean(t.decode_gpu_ms.get("median"))]
                 + [_mean((t.detail.get(k) or {}).get("median")) for k in detail]
                 + [t.device or "-", t.warmup_items]
+                + ([_format_parameters(t.parameters)] if counted else [])
             )
     if detail:
         table.notes.append("transform = analysis/synthesis networks; entropy = rANS coding "
                            "(learned codecs that report the split; empty where they cannot)")
+    if counted:
+        table.notes.append("parameters = the learned codec's network, every branch included "
+                           "(all task decoders of a multi-output codec); a range where its "
+                           "points use different networks")
     return table
+
+
+def _format_parameters(counts: tuple[int, int] | None) -> str:
+    """'2.54 M' (or '1.21-4.50 M' when the points use different networks); '-' if not known."""
+    if not counts:
+        return "-"
+    low, high = (c / 1e6 for c in counts)
+    return f"{low:.2f} M" if counts[0] == counts[1] else f"{low:.2f}-{high:.2f} M"
 
 
 def _detail_name(key: str) -> str:

@@ -40,6 +40,7 @@ class TimingRow:
     decode_gpu_ms: dict[str, float] = field(default_factory=dict)
     warmup_items: int = 0
     detail: dict[str, dict[str, float]] = field(default_factory=dict)  # transform / entropy s
+    parameters: tuple[int, int] | None = None  # (fewest, most) network parameters over points
 
 
 @dataclass
@@ -127,8 +128,14 @@ def timing_rows(store: RunStore) -> list[TimingRow]:
             _stats([it.decode_s for it in timed]), ",".join(devices),
             _stats([it.timing.get("encode_gpu_ms") for it in timed]),
             _stats([it.timing.get("decode_gpu_ms") for it in timed]),
-            len(items) - len(timed), _detail(timed)))
+            len(items) - len(timed), _detail(timed), _parameters(items)))
     return rows
+
+
+def _parameters(items: list[Any]) -> tuple[int, int] | None:
+    """(fewest, most) parameters of a learned codec's networks over its items; None otherwise."""
+    counts = [int(it.timing["parameters"]) for it in items if it.timing.get("parameters")]
+    return (min(counts), max(counts)) if counts else None
 
 
 DETAIL_KEYS = ("encode_transform_s", "encode_entropy_s", "decode_transform_s", "decode_entropy_s")

@@ -28,3 +28,8 @@ def test_ci_icm_preset_runs_end_to_end(tmp_path):
     assert by[("ci-icm", 4)].bpp > by[("ci-icm", 0)].bpp
     summary = (out.report_dir / "summary.md").read_text()
     assert "ci-icm-baseline" in summary and "det/bbox/AP" in summary and "seg/segm/AP" in summary
+    timing = summary.split("## Timing")[1].split("##")[0]
+    rows = {line.split("|")[1].strip(): line.split("|")[-2].strip()
+            for line in timing.splitlines() if line.startswith("| ")}
+    assert rows["ci-icm"].endswith(" M") and rows["vvenc"] == "-"
+    assert float(rows["ci-icm"][:-2]) > float(rows["ci-icm-baseline"][:-2]) > 2.0

@@ -111,6 +111,21 @@ def test_timing_table_has_stats_device_and_gpu_column():
                           "warm-up items"]
     assert table.rows[0][:5] == ["vtm", 4, 1.0, 1.5, 2.0]
     assert table.rows[0][-4:] == [3.5, None, "cuda:0", 1]
+    assert "parameters" not in names  # no codec of the run counted any
+
+
+def test_timing_table_shows_learned_codecs_parameters():
+    from bench.report.sources import TimingRow
+
+    run = hand_run("a", detection_points())
+    stats = {"median": 0.2, "mean": 0.2, "p90": 0.3}
+    run.timing.append(TimingRow("mine", 4, stats, stats, "cpu", parameters=(2_542_116,) * 2))
+    run.timing.append(TimingRow("identity", 4, stats, stats, "cpu",
+                                parameters=(1_210_000, 4_500_000)))
+    table = timing_table_data([run], build_curves([run]))
+    assert table.columns[-1].name == "parameters"
+    assert [r[-1] for r in table.rows] == ["-", "2.54 M", "1.21-4.50 M"]
+    assert any("every branch" in n for n in table.notes)
 
 
 def test_points_table_marks_incomplete():
