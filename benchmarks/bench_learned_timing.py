@@ -1,7 +1,8 @@
 """Per-image encode/decode time of learned codecs: transform and entropy coding apart.
 
     python benchmarks/bench_learned_timing.py [--device cpu|cuda] [--images 4] [--warmup 1]
-        [--threads 1] [--archs bmshj2018-factorized mbt2018-mean ...] [--json out.json]
+        [--threads 1] [--archs bmshj2018-factorized mbt2018-mean ...] [--ci-icm-paper]
+        [--json out.json]
 
 Codes the first synthetic-coco val images (320x240, the demo's) with each codec through
 its real path (compress -> packed bytes -> decompress -> 8-bit image), after `--warmup`
@@ -13,7 +14,10 @@ device). On a CUDA device the Timer synchronises at both ends and records CUDA e
 (`*_gpu_ms`). Autoregressive models (mbt2018, cheng2020) code inside their context loop:
 no split is reported for them. `--archs` adds CompressAI architectures at their paper
 sizes with untrained weights (their transform times are representative; their entropy
-times are not, since untrained latents have other statistics).
+times are not, since untrained latents have other statistics); `--ci-icm-paper` adds
+CI-ICM's `paper` configuration with all four modules and with none (= ELIC), untrained,
+for the complexity of the modules at the paper's size. Every row gives the network's
+parameter count. CI-ICM decodes its plain output (one synthesis, as each task output is).
 """
 
 from __future__ import annotations
@@ -44,7 +48,31 @@ def committed_codecs(device: str) -> list[tuple[str, Any, list[Any]]]:
                                 device=device)
         out.append(("compressai factorized-small", codec,
                     [RatePoint("quality", q) for q in (1, 6)]))
+    from bench.codecs.ci_icm import CiIcmCodec, weights_path
+
+    for name in ("ci-icm", "ci-icm-baseline"):
+        if weights_path(name).is_file():
+            out.append((name, CiIcmCodec(weights=name, device=device),
+                        [RatePoint("level", 0), RatePoint("level", 4)]))
     return out
+
+
+def untrained_ci_icm(modules: bool, device: str) -> tuple[str, Any, list[Any]]:
+    """CI-ICM's `paper` configuration (all four modules, or none = ELIC), untrained."""
+    import torch
+
+    from bench.codecs.ci_icm import CiIcmCodec
+    from bench.models.ci_icm import CiIcm, get_config
+    from bench.types import RatePoint
+
+    switches = {k: modules for k in ("cig", "fcgs", "ci_ctx", "tsca")}
+    model = CiIcm(get_config("paper", rate_levels=5, **switches)).eval()
+    with torch.no_grad():
+        model.update(force=True)
+    codec = CiIcmCodec(device=device)
+    codec.attach_model(model.to(device))
+    label = "ci-icm paper, all modules" if modules else "ci-icm paper, no modules (ELIC)"
+    return f"{label} (untrained)", codec, [RatePoint("level", 0)]
 
 
 def untrained_codec(arch: str, device: str) -> tuple[str, Any, list[Any]]:
@@ -88,7 +116,8 @@ def time_codec(codec: Any, points: list[Any], images: list[Any], warmup: int) ->
             for k in KEYS:
                 if timing.get(k) is not None:
                     samples[k].append(timing[k] * (1 if k.endswith("_ms") else 1000))
-        row = {"point": point.label, "bpp": round(bits / pixels, 4)}
+        row = {"point": point.label, "bpp": round(bits / pixels, 4),
+               "parameters": codec.parameter_count(point)}
         for k, v in samples.items():
             name = k.removesuffix("_s").removesuffix("_ms") + "_ms"
             name = name if not k.endswith("gpu_ms") else k
@@ -105,11 +134,12 @@ def markdown(results: list[dict], env: dict) -> str:
     lines = [(f"device {env['device']} ({env.get('device_name', env.get('cpu', ''))}), "
               f"threads {env.get('threads')}, {env['images']} images {env['size']}, "
               f"warm-up {env['warmup']}; medians in ms"), "",
-             "| codec | point | bpp | " + " | ".join(cols) + " |",
-             "|---|---|---|" + "---|" * len(cols)]
+             "| codec | point | parameters | bpp | " + " | ".join(cols) + " |",
+             "|---|---|---:|---|" + "---|" * len(cols)]
     for r in results:
         vals = ["-" if r.get(c) is None else f"{r[c]:.1f}" for c in cols]
-        lines.append(f"| {r['codec']} | {r['point']} | {r['bpp']:.3f} | " + " | ".join(vals) + " |")
+        lines.append(f"| {r['codec']} | {r['point']} | {r['parameters']:,} | {r['bpp']:.3f} | "
+                     + " | ".join(vals) + " |")
     return "\n".join(lines)
 
 
@@ -120,6 +150,8 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--archs", nargs="*", default=["bmshj2018-factorized", "mbt2018-mean"])
+    ap.add_argument("--ci-icm-paper", action="store_true",
+                    help="add CI-ICM's paper configuration, untrained, with and without modules")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
 
@@ -134,6 +166,8 @@ def main() -> None:
     env = {**timing_env(args.device), "cpu": hardware()["cpu"], "images": args.images,
            "size": "320x240", "warmup": args.warmup, "torch": torch.__version__}
     codecs = committed_codecs(args.device) + [untrained_codec(a, args.device) for a in args.archs]
+    if args.ci_icm_paper:
+        codecs += [untrained_ci_icm(m, args.device) for m in (True, False)]
     results = []
     for label, codec, points in codecs:
         for row in time_codec(codec, points, images, args.warmup):
