@@ -49,6 +49,10 @@ def test_bad_task_networks_are_spec_errors(tmp_path):
         build_task_networks({"segmentation": faster}, TASKS, "cpu")
     with pytest.raises(SpecError, match="not a torchvision-style"):
         build_task_networks({"detection": Ref(type="pixel")}, TASKS, "cpu")
+    mask = Ref(type="torchvision-maskrcnn", params={"weights": str(tmp_path / "m.pth")})
+    with pytest.raises(SpecError, match=r"m\.pth' does not exist; give it with --set "
+                                        r"program\.kwargs\.task_networks\.detection"):
+        build_task_networks({"detection": mask}, TASKS, "cpu")
 
 
 def test_crops_of_small_images_are_zero_padded(tmp_path):

@@ -52,14 +52,14 @@ def build_task_networks(refs: dict[str, Ref], tasks: tuple[str, ...], device: st
                                 "torchvision-maskrcnn, torchvision-fasterrcnn)")
             built[key] = TASKS.build(ref.type, {**ref.params, "device": device})
         net = built[key]
+        if TASK_IOU[task] not in net.iou_types:
+            raise SpecError(f"ci-icm: task_networks.{task}: {ref.type!r} gives "
+                            f"{net.iou_types}, not {TASK_IOU[task]!r}")
         path = getattr(net, "weights_path", None)
         if path is not None and not path.is_file():
             raise SpecError(f"ci-icm: task_networks.{task}: weights file {str(path)!r} does "
                             f"not exist; give it with --set program.kwargs.task_networks."
                             f"{task}.params.weights=PATH (nothing is downloaded)")
-        if TASK_IOU[task] not in net.iou_types:
-            raise SpecError(f"ci-icm: task_networks.{task}: {ref.type!r} gives "
-                            f"{net.iou_types}, not {TASK_IOU[task]!r}")
         out[task] = net
     return out
 
