@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 from torch import Tensor
@@ -91,8 +89,3 @@ def target_from_masks(masks: np.ndarray, labels: list[int]) -> dict[str, Tensor]
     return {"boxes": torch.from_numpy(boxes),
             "labels": torch.tensor(labels, dtype=torch.int64),
             "masks": torch.from_numpy(masks.astype(np.uint8))}
-
-
-def detector_labels(meta: dict[str, Any]) -> dict[int, int]:
-    """Dataset category id -> label index, from a detector checkpoint's metadata."""
-    return {int(c): i + 1 for i, c in enumerate(meta["category_ids"])}

@@ -86,7 +86,7 @@ class CiIcmProgram(TrainProgram):
         from bench.models.ci_icm import CiIcm, get_config
         from bench.models.ci_icm.importance import ImportanceTarget
         from bench.models.ci_icm.train_data import CropSampler
-        from bench.train.programs.ci_icm_nets import build_dataset
+        from bench.train.programs.ci_icm_nets import build_dataset, build_task_networks
 
         o = self.opts
         unknown = set(o.modules) - {"cig", "fcgs", "ci_ctx", "tsca"}
@@ -99,7 +99,8 @@ class CiIcmProgram(TrainProgram):
         self.model = CiIcm(self.config).to(self.device)
         self.init_report = self._load_init() if o.init else None
         self.target = ImportanceTarget(self.config.M).to(self.device) if self.config.cig else None
-        self.nets = self._task_networks()
+        self.nets = build_task_networks(o.task_networks, self.config.tasks, self.device,
+                                        o.detector)
         self.frozen = self._frozen_networks() if o.stage == "task" else {}
         train = build_dataset(o.train_dataset, {"n_images": o.train_images, "split": "train",
                                                 "seed": 0, "root": o.data_root})
@@ -107,12 +108,6 @@ class CiIcmProgram(TrainProgram):
         self.sampler = CropSampler(train, o.crop, {c: c for c in train.category_ids()})
         self.rng = np.random.default_rng(self.recipe.seed)
         self.lambdas = torch.tensor(o.lambdas)
-
-    def _task_networks(self) -> dict[str, Any]:
-        from bench.train.programs.ci_icm_nets import build_task_networks
-
-        return build_task_networks(self.opts.task_networks, self.config.tasks, self.device,
-                                   self.opts.detector)
 
     def _frozen_networks(self) -> dict[str, tuple[Any, dict[int, int]]]:
         """{task: (frozen network, category id -> label)}; one FrozenDetector per network."""
