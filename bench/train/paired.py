@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import math
 import re
+import statistics
 import sys
 from pathlib import Path
 
@@ -53,10 +54,10 @@ def paired(a: dict[int, dict[str, float]], b: dict[int, dict[str, float]],
         diffs = [d for d in diffs if d is not None]
         if len(diffs) < 2:
             continue
-        mean = sum(diffs) / len(diffs)
-        var = sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1)
-        rows.append({"key": key, "unit": "dB" if key in DB_KEYS else "%", "mean": mean,
-                     "se": math.sqrt(var / len(diffs)), "windows": len(diffs)})
+        rows.append({"key": key, "unit": "dB" if key in DB_KEYS else "%",
+                     "mean": statistics.fmean(diffs),
+                     "se": statistics.stdev(diffs) / math.sqrt(len(diffs)),
+                     "windows": len(diffs)})
     return rows
 
 
